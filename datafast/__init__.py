@@ -1,0 +1,39 @@
+"""datafast: diverse, clean synthetic text datasets from LLMs, generated concurrently and resumably."""
+
+from datafast._env import apply_offline_defaults
+
+apply_offline_defaults()
+
+from datafast.datasets import ClassificationDataset, RawDataset  # noqa: E402
+from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError  # noqa: E402
+from datafast.llms import (  # noqa: E402
+    AnthropicProvider,
+    GeminiProvider,
+    OllamaProvider,
+    OpenAICompatibleProvider,
+    OpenAIProvider,
+)
+from datafast.schema.config import (  # noqa: E402
+    ClassificationDatasetConfig,
+    PromptExpansionConfig,
+    RawDatasetConfig,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnthropicProvider",
+    "ClassificationDataset",
+    "ClassificationDatasetConfig",
+    "ConfigError",
+    "DatafastError",
+    "GeminiProvider",
+    "MissingAPIKeyError",
+    "OllamaProvider",
+    "OpenAICompatibleProvider",
+    "OpenAIProvider",
+    "PromptExpansionConfig",
+    "ProviderError",
+    "RawDataset",
+    "RawDatasetConfig",
+]

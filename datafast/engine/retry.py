@@ -1,0 +1,27 @@
+"""When to try a failed request again, and how long to wait first."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from datafast.llms.failures import CallFailure
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential back-off with full jitter for transient failures and rate limits; a server's
+    `Retry-After` is honoured when given. After `max_attempts` the item is given up and its reason kept."""
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 60.0
+
+    def should_retry(self, failure: CallFailure, attempts: int) -> bool:
+        return failure.kind in ("rate_limit", "transient") and attempts < self.max_attempts
+
+    def delay(self, failure: CallFailure, attempts: int, rng: random.Random) -> float:
+        if failure.retry_after is not None:
+            return min(max(failure.retry_after, 0.0), self.max_delay)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
+        return rng.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,53 @@
+"""Work items: one request to one provider, with the deterministic key that identifies it across runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from datafast.llms.base import LLMProvider, Messages
+from datafast.llms.structured import strict_json_schema
+
+_RECORD_NAMESPACE = uuid.UUID("6f1c8a52-3e0b-4d57-9a4e-0c2f7d9b1e34")
+
+
+def work_key(
+    messages: Messages,
+    provider: LLMProvider,
+    response_model: type[BaseModel] | None,
+    step: str,
+    draw: int,
+) -> str:
+    """Hash of everything that determines an answer: rendered messages, model and parameters, response
+    schema, step name, and the draw number that tells apart repeated samples of one prompt."""
+    payload = {
+        "messages": messages,
+        "params": provider.generation_params(),
+        "schema": strict_json_schema(response_model) if response_model else None,
+        "step": step,
+        "draw": draw,
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
+
+
+def record_uuid(key: str, index: int) -> str:
+    """The uuid of the `index`-th record a work item produced: stable across reruns."""
+    return str(uuid.uuid5(_RECORD_NAMESPACE, f"{key}:{index}"))
+
+
+@dataclass
+class WorkItem:
+    """One request for the engine: what to send, to whom, and the dataset type's context to build records."""
+
+    key: str
+    provider: LLMProvider
+    messages: Messages
+    response_model: type[BaseModel] | None
+    context: Any = None
+    attempts: int = field(default=0)

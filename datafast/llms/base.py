@@ -1,0 +1,240 @@
+"""The provider base class: one LLM endpoint reached through LiteLLM, with structured output and repair."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from datafast._env import apply_offline_defaults
+from datafast.errors import ConfigError, MissingAPIKeyError
+from datafast.llms.failures import CallFailure, classify_litellm_error
+from datafast.llms.structured import parse_structured, repair_messages, response_format_for
+
+Messages = list[dict[str, Any]]
+
+
+@dataclass
+class Completion:
+    """What one logical request produced: the text, the parsed model when one was asked for, usage and cost
+    summed over the request and its repair retry (if one was needed)."""
+
+    text: str
+    parsed: BaseModel | None
+    finish_reason: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    repaired: bool = False
+
+
+class LLMProvider:
+    """Base of every provider. Subclasses only set the class variables below.
+
+    Arguments: `model_id` (else the provider's default), `api_key` (else the provider's environment
+    variable), `api_base` (else its environment variable), sampling parameters, a per-request `timeout`
+    in seconds, and the limits the engine respects: `max_concurrency`, `rpm_limit`, `tpm_limit`.
+    """
+
+    provider_name: ClassVar[str] = ""
+    litellm_prefix: ClassVar[str] = ""
+    default_model_id: ClassVar[str | None] = None
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    api_base_env: ClassVar[tuple[str, ...]] = ()
+    needs_api_key: ClassVar[bool] = True
+    needs_api_base: ClassVar[bool] = False
+    default_api_base: ClassVar[str | None] = None
+    default_api_key: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        model_id: str | None = None,
+        *,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        temperature: float | None = None,
+        max_completion_tokens: int | None = None,
+        top_p: float | None = None,
+        timeout: float = 120.0,
+        max_concurrency: int = 16,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
+    ) -> None:
+        name = type(self).__name__
+        model_id = model_id or self.default_model_id
+        if not model_id or not model_id.strip():
+            raise ConfigError(f"{name}: model_id is required (the model name your server serves)")
+        _check_range(name, "temperature", temperature, 0.0, 2.0)
+        _check_range(name, "top_p", top_p, 0.0, 1.0)
+        for arg, value in (
+            ("max_completion_tokens", max_completion_tokens),
+            ("max_concurrency", max_concurrency),
+            ("rpm_limit", rpm_limit),
+            ("tpm_limit", tpm_limit),
+        ):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name}: {arg} must be a whole number >= 1, got {value!r}")
+        if not timeout > 0:
+            raise ConfigError(f"{name}: timeout must be > 0 seconds, got {timeout!r}")
+
+        self.model_id: str = model_id
+        self.temperature = temperature
+        self.max_completion_tokens = max_completion_tokens
+        self.top_p = top_p
+        self.timeout = float(timeout)
+        self.max_concurrency = max_concurrency
+        self.rpm_limit = rpm_limit
+        self.tpm_limit = tpm_limit
+        self.api_base = _normalise_base(api_base or _first_env(self.api_base_env) or self.default_api_base)
+        self.__api_key = api_key or _first_env(self.api_key_env) or self.default_api_key
+        if self.needs_api_key and not self.__api_key:
+            variable = " or ".join(self.api_key_env)
+            raise MissingAPIKeyError(f"{name} needs an API key: pass api_key=... or set {variable}")
+        if self.needs_api_base and not self.api_base:
+            variable = " or ".join(self.api_base_env)
+            raise ConfigError(
+                f"{name} needs api_base, the server's URL (e.g. http://127.0.0.1:8000/v1): pass api_base=... "
+                f"or set {variable}"
+            )
+
+    def __repr__(self) -> str:
+        base = f", api_base={self.api_base!r}" if self.api_base else ""
+        return f"{type(self).__name__}(model_id={self.model_id!r}{base})"
+
+    @property
+    def name(self) -> str:
+        """A short unique-enough label for logs and progress: `provider/model_id`."""
+        return f"{self.provider_name}/{self.model_id}"
+
+    def generation_params(self) -> dict[str, Any]:
+        """Everything that shapes an answer, for work keys and records. Never includes the API key."""
+        return {
+            "provider": self.provider_name,
+            "model_id": self.model_id,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_completion_tokens": self.max_completion_tokens,
+        }
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.__api_key,) if self.__api_key and self.__api_key != self.default_api_key else ()
+
+    def _request_kwargs(self, messages: Messages, response_model: type[BaseModel] | None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": f"{self.litellm_prefix}/{self.model_id}",
+            "messages": messages,
+            "timeout": self.timeout,
+            # The engine owns retries; a hidden SDK retry would pay twice for one counted request.
+            "num_retries": 0,
+            "max_retries": 0,
+            "drop_params": True,
+        }
+        if self.__api_key:
+            kwargs["api_key"] = self.__api_key
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.temperature is not None:
+            kwargs["temperature"] = self.temperature
+        if self.top_p is not None:
+            kwargs["top_p"] = self.top_p
+        if self.max_completion_tokens is not None:
+            kwargs["max_tokens"] = self.max_completion_tokens
+        if response_model is not None:
+            kwargs["response_format"] = response_format_for(response_model)
+        return kwargs
+
+    async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:
+        apply_offline_defaults()
+        import litellm
+
+        litellm.suppress_debug_info = True
+        try:
+            response = await litellm.acompletion(**self._request_kwargs(messages, response_model))
+        except CallFailure:
+            raise
+        except Exception as exc:  # LiteLLM raises many types; classify them all in one place.
+            raise classify_litellm_error(exc, self._secrets()) from None
+        choice = response.choices[0]
+        usage = getattr(response, "usage", None)
+        try:
+            cost = float(litellm.completion_cost(completion_response=response))
+        except Exception:  # unknown model in the price map: cost unknown, not an error
+            cost = None
+        return Completion(
+            text=choice.message.content or "",
+            parsed=None,
+            finish_reason=choice.finish_reason,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=cost,
+        )
+
+    async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
+        """One logical request. With a response model, an answer that does not validate (or was cut off)
+        gets exactly one repair retry; if that fails too, CallFailure(kind="invalid_response") is raised."""
+        first = await self._call(messages, response_model)
+        if response_model is None:
+            return first
+        try:
+            first.parsed = parse_structured(first.text, response_model)
+            return first
+        except ValueError as exc:
+            reason = str(exc)
+            if first.finish_reason == "length":
+                reason += " (the answer was cut off at the token limit)"
+        second = await self._call(repair_messages(messages, first.text, reason, response_model), response_model)
+        second.prompt_tokens += first.prompt_tokens
+        second.completion_tokens += first.completion_tokens
+        if first.cost_usd is not None or second.cost_usd is not None:
+            second.cost_usd = (first.cost_usd or 0.0) + (second.cost_usd or 0.0)
+        second.repaired = True
+        try:
+            second.parsed = parse_structured(second.text, response_model)
+        except ValueError as exc:
+            raise CallFailure(
+                "invalid_response", f"{self.name}: answer did not validate twice: {reason}; then {exc}"
+            ) from None
+        return second
+
+    def generate(
+        self,
+        prompt: str | None = None,
+        *,
+        messages: Messages | None = None,
+        response_format: type[BaseModel] | None = None,
+    ) -> Any:
+        """Ask one question synchronously: the parsed `response_format` model, or the text without one."""
+        if (prompt is None) == (messages is None):
+            raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
+        msgs = messages if messages is not None else [{"role": "user", "content": prompt}]
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            completion = asyncio.run(self.acomplete(msgs, response_format))
+            return completion.parsed if response_format is not None else completion.text
+        raise RuntimeError("generate() cannot run inside an event loop; use `await provider.acomplete(...)`")
+
+
+def _first_env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _normalise_base(url: str | None) -> str | None:
+    if not url:
+        return None
+    url = url.strip().rstrip("/")
+    if "://" not in url:  # OLLAMA_HOST is often given as host:port
+        url = "http://" + url
+    return url
+
+
+def _check_range(provider: str, arg: str, value: float | None, low: float, high: float) -> None:
+    if value is not None and not (low <= value <= high):
+        raise ConfigError(f"{provider}: {arg} must be between {low} and {high}, got {value!r}")

@@ -1,0 +1,73 @@
+"""The supported hosted and self-hosted providers. Each is a LiteLLM route plus its environment variables."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from datafast.llms.base import LLMProvider
+
+
+class OpenAIProvider(LLMProvider):
+    """OpenAI's chat completions API. Key: `OPENAI_API_KEY`; base URL: `OPENAI_BASE_URL`."""
+
+    provider_name: ClassVar[str] = "openai"
+    litellm_prefix: ClassVar[str] = "openai"
+    default_model_id: ClassVar[str | None] = "gpt-4.1-mini"
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
+
+
+class AnthropicProvider(LLMProvider):
+    """Anthropic's messages API. Key: `ANTHROPIC_API_KEY`; base URL: `ANTHROPIC_BASE_URL`."""
+
+    provider_name: ClassVar[str] = "anthropic"
+    litellm_prefix: ClassVar[str] = "anthropic"
+    default_model_id: ClassVar[str | None] = "claude-haiku-4-5-20251001"
+    api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
+
+
+class GeminiProvider(LLMProvider):
+    """Google's Gemini API (AI Studio keys). Key: `GEMINI_API_KEY`; base URL: `GEMINI_API_BASE`."""
+
+    provider_name: ClassVar[str] = "gemini"
+    litellm_prefix: ClassVar[str] = "gemini"
+    default_model_id: ClassVar[str | None] = "gemini-2.5-flash"
+    api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    api_base_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_BASE",)
+
+
+class OllamaProvider(LLMProvider):
+    """A local or remote Ollama server's chat API; no key. Base URL: `OLLAMA_HOST` (default localhost:11434)."""
+
+    provider_name: ClassVar[str] = "ollama"
+    litellm_prefix: ClassVar[str] = "ollama_chat"
+    default_model_id: ClassVar[str | None] = "gemma3:4b"
+    api_key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("OLLAMA_HOST",)
+    needs_api_key: ClassVar[bool] = False
+    default_api_base: ClassVar[str | None] = "http://localhost:11434"
+
+
+class OpenAICompatibleProvider(LLMProvider):
+    """Any server that speaks the OpenAI chat completions API: vLLM, llama.cpp, LM Studio, TGI, ...
+
+    `model_id` is the name the server serves and `api_base` its URL (e.g. `http://127.0.0.1:8000/v1`),
+    else `OPENAI_COMPATIBLE_BASE_URL`. The key is optional (`OPENAI_COMPATIBLE_API_KEY`).
+    """
+
+    provider_name: ClassVar[str] = "openai_compatible"
+    litellm_prefix: ClassVar[str] = "openai"
+    default_model_id: ClassVar[str | None] = None
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_COMPATIBLE_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("OPENAI_COMPATIBLE_BASE_URL",)
+    needs_api_key: ClassVar[bool] = False
+    needs_api_base: ClassVar[bool] = True
+    # The OpenAI client refuses to start without a key; local servers accept any.
+    default_api_key: ClassVar[str | None] = "none"
+
+
+PROVIDERS: dict[str, type[LLMProvider]] = {
+    cls.provider_name: cls
+    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider, OllamaProvider, OpenAICompatibleProvider)
+}

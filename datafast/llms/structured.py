@@ -1,0 +1,75 @@
+"""Structured output: the JSON schema we send for a response model, and reading an answer back into it."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the strict form OpenAI-style structured output requires:
+    every object closed (`additionalProperties: false`) and every property listed as required."""
+    schema = copy.deepcopy(model.model_json_schema())
+
+    def close(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            for value in node.values():
+                close(value)
+        elif isinstance(node, list):
+            for value in node:
+                close(value)
+
+    close(schema)
+    return schema
+
+
+def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAI `response_format` LiteLLM translates for each provider (tool call, output_format, ...)."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": model.__name__, "schema": strict_json_schema(model), "strict": True},
+    }
+
+
+def parse_structured(text: str | None, model: type[BaseModel]) -> BaseModel:
+    """Validate an answer against `model`. Tolerates a Markdown code fence around the JSON, which some
+    models add even in JSON mode. Raises ValueError with a short reason the repair prompt can quote."""
+    if text is None or not text.strip():
+        raise ValueError("the answer was empty")
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1)
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise ValueError(f"the answer is not valid JSON ({exc.errors()[0]['msg']})") from None
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'root'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise ValueError(f"the JSON does not match the schema ({problems})") from None
+
+
+def repair_messages(
+    messages: list[dict[str, Any]], bad_answer: str | None, reason: str, model: type[BaseModel]
+) -> list[dict[str, Any]]:
+    """The conversation for the one repair retry: the bad answer, what was wrong, and the schema again."""
+    schema = json.dumps(strict_json_schema(model), separators=(",", ":"))
+    return [
+        *messages,
+        {"role": "assistant", "content": (bad_answer or "")[:4000]},
+        {
+            "role": "user",
+            "content": f"Your answer could not be used: {reason}. Reply again with only one complete JSON "
+            f"object that follows this JSON schema, and keep it short enough to finish: {schema}",
+        },
+    ]

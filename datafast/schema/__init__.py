@@ -1,0 +1,1 @@
+"""Configs (what to generate) and record models (what comes out)."""

@@ -1,0 +1,45 @@
+"""Reading configs from YAML and TOML files, with errors that name the file and the field at fault."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from datafast.errors import ConfigError
+
+
+def read_config_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML or TOML config file."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".yaml", ".yml", ".toml"}:
+        raise ConfigError(f"{path}: unsupported config file type {suffix or '(none)'!r}; use .yaml, .yml or .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    try:
+        data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid {'TOML' if suffix == '.toml' else 'YAML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of config fields, got {type(data).__name__}")
+    return data
+
+
+def describe_validation_error(error: ValidationError, source: str) -> str:
+    """One line per problem: `source: field.path: message`."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (check its spelling)"
+        lines.append(f"{source}: {where}: {message}")
+    return "\n".join(lines)
