@@ -43,3 +43,23 @@ def describe_validation_error(error: ValidationError, source: str) -> str:
             message = "unknown field (check its spelling)"
         lines.append(f"{source}: {where}: {message}")
     return "\n".join(lines)
+
+
+def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
+    """A dataset config from a file, of the type its `dataset_type` names, and the file's `llms:` entries."""
+    from datafast.schema.config import CONFIG_TYPES
+
+    data = read_config_mapping(path)
+    llms = data.pop("llms", None) or []
+    if not isinstance(llms, list) or not all(isinstance(entry, dict) for entry in llms):
+        raise ConfigError(f"{path}: llms must be a list of mappings, e.g. [{{provider: openai, model_id: gpt-4.1-mini}}]")
+    dataset_type = data.get("dataset_type")
+    if dataset_type is None:
+        raise ConfigError(f"{path}: dataset_type is missing; use one of: {', '.join(CONFIG_TYPES)}")
+    config_class = CONFIG_TYPES.get(dataset_type)
+    if config_class is None:
+        raise ConfigError(f"{path}: dataset_type {dataset_type!r} is unknown; use one of: {', '.join(CONFIG_TYPES)}")
+    try:
+        return config_class.model_validate(data), llms
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, str(path))) from None

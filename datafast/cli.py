@@ -1,0 +1,99 @@
+"""The `datafast` command: `generate CONFIG` and `plan CONFIG`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from datafast._env import apply_offline_defaults
+from datafast.errors import DatafastError
+
+console = Console(stderr=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    apply_offline_defaults()
+    parser = argparse.ArgumentParser(prog="datafast", description="Generate synthetic text datasets with LLMs.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every retry and failure")
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser("generate", help="run a config file (YAML or TOML) and write its dataset")
+    generate.add_argument("config")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
+    plan.add_argument("config")
+    plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        for noisy in ("LiteLLM", "httpx", "litellm"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    try:
+        if args.command == "generate":
+            return _generate(args.config, progress=not args.no_progress)
+        return _plan(args.config, args.samples)
+    except (DatafastError, ValidationError) as exc:
+        console.print(Text.assemble(("error: ", "bold red"), str(exc)))
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: what was written is kept; run the same command again to resume")
+        return 130
+
+
+def _load(path: str):  # type: ignore[no-untyped-def]
+    from datafast.datasets.registry import dataset_for
+    from datafast.llms.registry import providers_from_specs
+    from datafast.schema.loading import load_dataset_config
+
+    config, specs = load_dataset_config(path)
+    if not specs:
+        from datafast.errors import ConfigError
+
+        raise ConfigError(f"{path}: no llms: list the providers to use, e.g. llms: [{{provider: openai}}]")
+    return dataset_for(config), providers_from_specs(specs, path)
+
+
+def _generate(path: str, progress: bool) -> int:
+    dataset, llms = _load(path)
+    expected = dataset.get_num_expected_rows(llms)
+    dataset.generate(llms, show_progress=progress)
+    stats = dataset.stats
+    print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
+    if stats is not None:
+        cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
+        print(
+            f"{stats.succeeded} requests done, {stats.failed} failed, {stats.retries} retries, "
+            f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost}"
+        )
+    return 1 if dataset.failures else 0
+
+
+def _plan(path: str, samples: int) -> int:
+    from datafast.planning import plan_run
+
+    dataset, llms = _load(path)
+    plan = plan_run(dataset, llms, samples)
+    out = Console()
+    out.print(f"[bold]{plan.dataset_type}[/bold]: {plan.requests_per_provider} requests per provider")
+    table = Table("provider", "requests", "rows", "prompt tokens (est.)", "output tokens (est.)", "cost (est.)")
+    for p in plan.providers:
+        cost = f"${p.cost_usd:.4f}" if p.cost_usd is not None else "unknown (not in price map)"
+        table.add_row(p.name, str(p.requests), str(p.rows), f"{p.prompt_tokens:,}", f"{p.completion_tokens:,}", cost)
+    table.add_row("total", str(plan.total_requests), str(plan.total_rows), "", "", "", style="bold")
+    out.print(table)
+    for i, prompt in enumerate(plan.sample_prompts, 1):
+        out.print(Text.assemble((f"prompt {i}: ", "bold"), prompt))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

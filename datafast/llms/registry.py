@@ -1,0 +1,37 @@
+"""Building providers from the `llms:` entries of a config file."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from datafast.errors import ConfigError
+from datafast.llms.base import LLMProvider
+from datafast.llms.providers import PROVIDERS
+
+
+def providers_from_specs(specs: list[dict[str, Any]], source: str) -> list[LLMProvider]:
+    """One provider per entry: `{provider: openai, model_id: ..., temperature: ...}`. API keys are refused
+    here: a config file gets shared and committed, keys belong in environment variables."""
+    providers = []
+    for i, spec in enumerate(specs):
+        where = f"{source}: llms[{i}]"
+        spec = dict(spec)
+        name = spec.pop("provider", None)
+        if name not in PROVIDERS:
+            raise ConfigError(f"{where}: provider {name!r} is unknown; use one of: {', '.join(PROVIDERS)}")
+        cls = PROVIDERS[name]
+        if "api_key" in spec:
+            variable = " or ".join(cls.api_key_env) or "the provider's key variable"
+            raise ConfigError(f"{where}: do not put api_key in a config file; set {variable} in the environment")
+        allowed = [p for p in inspect.signature(LLMProvider.__init__).parameters if p not in ("self", "api_key")]
+        unknown = sorted(set(spec) - set(allowed))
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; allowed: provider, {', '.join(allowed)}")
+        try:
+            providers.append(cls(**spec))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return providers
