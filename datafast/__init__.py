@@ -5,6 +5,7 @@ from datafast._env import apply_offline_defaults
 apply_offline_defaults()
 
 from datafast.datasets import ClassificationDataset, RawDataset  # noqa: E402
+from datafast.engine import RetryPolicy  # noqa: E402
 from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError  # noqa: E402
 from datafast.llms import (  # noqa: E402
     AnthropicProvider,
@@ -36,4 +37,5 @@ __all__ = [
     "ProviderError",
     "RawDataset",
     "RawDatasetConfig",
+    "RetryPolicy",
 ]

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ValidationError
 
-from datafast.engine import RunStats, WorkItem, record_uuid, run_work, work_key
+from datafast.engine import RetryPolicy, RunStats, WorkItem, record_uuid, run_work, work_key
 from datafast.engine.progress import RunProgress
 from datafast.errors import ConfigError, ProviderError
 from datafast.expansion import count_combinations, iter_combinations
@@ -140,17 +140,30 @@ class DatasetBase(ABC):
 
     # -- running ----------------------------------------------------------------------------------------
 
-    def generate(self, llms: LLMProvider | Sequence[LLMProvider], *, show_progress: bool = True) -> Self:
+    def generate(
+        self,
+        llms: LLMProvider | Sequence[LLMProvider],
+        *,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> Self:
         """Generate the dataset with every provider in `llms`, concurrently. Records are appended to
         `config.output_file` as they arrive; requests whose records the file already holds are not sent
-        again, so running the same config twice resumes rather than repeats."""
+        again, so running the same config twice resumes rather than repeats. `retry` sets how often and
+        how patiently failed requests are tried again."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.agenerate(llms, show_progress=show_progress))
+            return asyncio.run(self.agenerate(llms, show_progress=show_progress, retry=retry))
         raise RuntimeError("generate() cannot run inside an event loop (a notebook?): use `await agenerate(...)`")
 
-    async def agenerate(self, llms: LLMProvider | Sequence[LLMProvider], *, show_progress: bool = True) -> Self:
+    async def agenerate(
+        self,
+        llms: LLMProvider | Sequence[LLMProvider],
+        *,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+    ) -> Self:
         """`generate` for callers already inside an event loop."""
         providers = _provider_list(llms)
         response_model = self.response_model()
@@ -164,7 +177,7 @@ class DatasetBase(ABC):
         with output:
             progress.start(total, len(done_ids))
             try:
-                self.stats = await run_work(streams, observer)
+                self.stats = await run_work(streams, observer, retry)
             finally:
                 progress.stop()
         self._report(total, len(done_ids))
