@@ -7,8 +7,8 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
 
-from datafast.engine import RetryPolicy  # noqa: E402
-from datafast.testing import LLMTestServer, ServerBehavior  # noqa: E402
+from datafast.engine import RetryPolicy
+from datafast.testing import LLMTestServer, ServerBehavior
 
 PROVIDER_VARIABLES = [
     "OPENAI_API_KEY",

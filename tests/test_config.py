@@ -17,7 +17,10 @@ def classification(**overrides):
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"prompts": ["{num_samples} {label_name} {product}"]}, "unknown placeholder {product}; allowed: {num_samples}"),
+        (
+            {"prompts": ["{num_samples} {label_name} {product}"]},
+            "unknown placeholder {product}; allowed: {num_samples}",
+        ),
         ({"prompts": ["Write {num_samples} texts"]}, "missing the mandatory placeholder {label_name}"),
         ({"prompts": ["{label_name} texts"]}, "missing the mandatory placeholder {num_samples}"),
         (
@@ -68,7 +71,7 @@ def test_literal_braces_in_prompts_are_allowed():
 def test_raw_config_errors():
     with pytest.raises(ValidationError, match="topics is empty"):
         RawDatasetConfig(document_types=["blog"], topics=[])
-    with pytest.raises(ValidationError, match="missing the mandatory placeholder {topic}"):
+    with pytest.raises(ValidationError, match=r"missing the mandatory placeholder \{topic\}"):
         RawDatasetConfig(document_types=["blog"], topics=["AI"], prompts=["{num_samples} {document_type}"])
 
 

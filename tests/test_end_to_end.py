@@ -78,7 +78,7 @@ def test_concept_classification_example_by_openai_base_url_alone(openai_env, tmp
     lines = read_jsonl(tmp_path / "sentiment.jsonl")
     assert len(lines) == expected
     rows = [TextClassificationRow.model_validate(line) for line in lines]
-    assert {(r.label, r.language) for r in rows} == {(l, g) for l in ("positive", "negative") for g in ("en", "fr")}
+    assert {(r.label, r.language) for r in rows} == {(lab, g) for lab in ("positive", "negative") for g in ("en", "fr")}
     assert len({r.uuid for r in rows}) == expected
     assert all(r.model_id == "gpt-4.1-mini" and r.dataset_type == "text_classification" for r in rows)
     assert rows[0].placeholders["label_name"] in ("positive", "negative")
@@ -104,7 +104,10 @@ def test_concept_raw_example_with_optional_placeholders(openai_env, tmp_path):
 @pytest.mark.parametrize(
     ("make_provider", "protocol"),
     [
-        (lambda s, mp: (mp.setenv("ANTHROPIC_BASE_URL", s.url), AnthropicProvider(api_key=PLANTED_KEY))[1], "anthropic"),
+        (
+            lambda s, mp: (mp.setenv("ANTHROPIC_BASE_URL", s.url), AnthropicProvider(api_key=PLANTED_KEY))[1],
+            "anthropic",
+        ),
         (
             lambda s, mp: AnthropicProvider("claude-3-5-haiku-latest", api_key=PLANTED_KEY, api_base=s.url),
             "anthropic",
@@ -183,7 +186,9 @@ def test_invalid_json_once_is_repaired(openai_env, tmp_path):
 def test_invalid_json_twice_fails_that_request_and_keeps_the_rest(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
     path.write_text('{"earlier": "line kept"}\n')
-    openai_env.set_behavior(script=["malformed", "malformed"], script_match="French that belong to the class 'negative'")
+    openai_env.set_behavior(
+        script=["malformed", "malformed"], script_match="French that belong to the class 'negative'"
+    )
     dataset = ClassificationDataset(concept_classification(path))
     dataset.generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
     assert len(dataset.failures) == 1

@@ -52,7 +52,9 @@ def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
     data = read_config_mapping(path)
     llms = data.pop("llms", None) or []
     if not isinstance(llms, list) or not all(isinstance(entry, dict) for entry in llms):
-        raise ConfigError(f"{path}: llms must be a list of mappings, e.g. [{{provider: openai, model_id: gpt-4.1-mini}}]")
+        raise ConfigError(
+            f"{path}: llms must be a list of mappings, e.g. [{{provider: openai, model_id: gpt-4.1-mini}}]"
+        )
     dataset_type = data.get("dataset_type")
     if dataset_type is None:
         raise ConfigError(f"{path}: dataset_type is missing; use one of: {', '.join(CONFIG_TYPES)}")
