@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from datafast._env import apply_offline_defaults
@@ -82,14 +81,23 @@ def _plan(path: str, samples: int) -> int:
 
     dataset, llms = _load(path)
     plan = plan_run(dataset, llms, samples)
-    out = Console()
-    out.print(f"[bold]{plan.dataset_type}[/bold]: {plan.requests_per_provider} requests per provider")
-    table = Table("provider", "requests", "rows", "prompt tokens (est.)", "output tokens (est.)", "cost (est.)")
+    out = Console(highlight=False, soft_wrap=True)
+    out.print(
+        f"[bold]{plan.dataset_type}[/bold]: {plan.requests_per_provider} requests per provider, "
+        f"{plan.total_requests} requests and {plan.total_rows} rows in all"
+    )
+    width = max(len(p.name) for p in plan.providers)
     for p in plan.providers:
-        cost = f"${p.cost_usd:.4f}" if p.cost_usd is not None else "unknown (not in price map)"
-        table.add_row(p.name, str(p.requests), str(p.rows), f"{p.prompt_tokens:,}", f"{p.completion_tokens:,}", cost)
-    table.add_row("total", str(plan.total_requests), str(plan.total_rows), "", "", "", style="bold")
-    out.print(table)
+        cost = f"~${p.cost_usd:.4f}" if p.cost_usd is not None else "cost unknown"
+        out.print(
+            Text(
+                f"  {p.name:<{width}}  {p.requests:>7,} requests  {p.rows:>8,} rows  "
+                f"~{p.prompt_tokens:,} prompt + ~{p.completion_tokens:,} output tokens  {cost}"
+            )
+        )
+    if any(p.cost_usd is None for p in plan.providers):
+        out.print("cost unknown: the model is not in LiteLLM's price map (local and self-hosted models)")
+    out.print("estimates: ~4 characters a token; output length by dataset type")
     for i, prompt in enumerate(plan.sample_prompts, 1):
         out.print(Text.assemble((f"prompt {i}: ", "bold"), prompt))
     return 0

@@ -1,0 +1,106 @@
+"""The `datafast` command, run as a real process against the local LLM server."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+CONFIG = """
+dataset_type: text_classification
+classes:
+  - {{name: spam, description: "Unwanted commercial email"}}
+  - {{name: ham, description: "Normal personal or work email"}}
+num_samples_per_prompt: 3
+output_file: {output}
+prompts:
+  - "Write {{num_samples}} {{{{length}}}} emails of class {{label_name}}: {{label_description}}."
+expansion:
+  placeholders:
+    length: [short, long]
+llms:
+  - provider: openai_compatible
+    model_id: my-model
+    api_base: {base}
+    temperature: 0.9
+"""
+
+
+def run_cli(*args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "datafast", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+@pytest.fixture
+def config_file(llm_server, tmp_path):
+    path = tmp_path / "spam.yaml"
+    path.write_text(CONFIG.format(output=tmp_path / "spam.jsonl", base=llm_server.openai_base))
+    return path
+
+
+def test_generate_writes_the_dataset(llm_server, config_file, tmp_path):
+    result = run_cli("generate", str(config_file))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "spam.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 * 2 * 3
+    assert {r["label"] for r in rows} == {"spam", "ham"}
+    assert {r["placeholders"]["length"] for r in rows} == {"short", "long"}
+    assert "12 records" in result.stdout and "4 requests done, 0 failed" in result.stdout
+    assert len(llm_server.requests()) == 4
+    again = run_cli("generate", str(config_file))
+    assert again.returncode == 0 and len(llm_server.requests()) == 4
+
+
+def test_plan_shows_counts_prompts_and_cost(llm_server, config_file):
+    result = run_cli("plan", str(config_file), "--samples", "2")
+    assert result.returncode == 0, result.stderr
+    assert "4 requests per provider" in result.stdout
+    assert "openai_compatible/my-model" in result.stdout
+    assert "Write 3 short emails of class spam: Unwanted commercial email." in result.stdout
+    assert "not in LiteLLM's price map" in result.stdout
+    assert llm_server.requests() == []
+
+
+def test_plan_prices_a_known_model(llm_server, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        CONFIG.format(output=tmp_path / "o.jsonl", base=llm_server.openai_base).replace(
+            "provider: openai_compatible\n    model_id: my-model", "provider: openai\n    model_id: gpt-4.1-mini"
+        )
+    )
+    result = run_cli("plan", str(path), env_extra={"OPENAI_API_KEY": "sk-test-000000"})
+    assert result.returncode == 0, result.stderr
+    assert "$0.0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("dataset_type: text_classification\nclasses: []\n", "classes: give at least one class"),
+        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\n", "no llms"),
+        (
+            "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: openai, api_key: sk-1}]\n",
+            "do not put api_key in a config file; set OPENAI_API_KEY",
+        ),
+        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: mistral}]\n", "'mistral'"),
+        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: openai}]\n", "OPENAI_API_KEY"),
+        (
+            "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: ollama, temprature: 1}]\n",
+            "unknown setting 'temprature'",
+        ),
+        (
+            "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: ollama, temperature: 9}]\n",
+            "temperature must be between 0.0 and 2.0",
+        ),
+    ],
+)
+def test_bad_config_is_one_clear_line_not_a_traceback(tmp_path, content, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    result = run_cli("generate", str(path))
+    assert result.returncode == 2
+    assert expected in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
