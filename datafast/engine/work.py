@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from datafast.llms.base import LLMProvider, Messages
-from datafast.llms.structured import strict_json_schema
+from datafast.llms.structured import strict_schema_json
 
 _RECORD_NAMESPACE = uuid.UUID("6f1c8a52-3e0b-4d57-9a4e-0c2f7d9b1e34")
 
@@ -28,7 +28,7 @@ def work_key(
     payload = {
         "messages": messages,
         "params": provider.generation_params(),
-        "schema": strict_json_schema(response_model) if response_model else None,
+        "schema": strict_schema_json(response_model) if response_model else None,
         "step": step,
         "draw": draw,
     }

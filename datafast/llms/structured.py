@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -14,7 +15,14 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 
 def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema in the strict form OpenAI-style structured output requires:
-    every object closed (`additionalProperties: false`) and every property listed as required."""
+    every object closed (`additionalProperties: false`) and every property listed as required.
+    A fresh copy each call, so a caller (or LiteLLM) may change it freely."""
+    return json.loads(strict_schema_json(model))
+
+
+@lru_cache(maxsize=128)
+def strict_schema_json(model: type[BaseModel]) -> str:
+    """`strict_json_schema` serialised with sorted keys: computed once per model, used in work keys."""
     schema = copy.deepcopy(model.model_json_schema())
 
     def close(node: Any) -> None:
@@ -29,7 +37,7 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
                 close(value)
 
     close(schema)
-    return schema
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
 
 def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
@@ -63,7 +71,7 @@ def repair_messages(
     messages: list[dict[str, Any]], bad_answer: str | None, reason: str, model: type[BaseModel]
 ) -> list[dict[str, Any]]:
     """The conversation for the one repair retry: the bad answer, what was wrong, and the schema again."""
-    schema = json.dumps(strict_json_schema(model), separators=(",", ":"))
+    schema = strict_schema_json(model)
     return [
         *messages,
         {"role": "assistant", "content": (bad_answer or "")[:4000]},
