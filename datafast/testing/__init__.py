@@ -1,0 +1,34 @@
+"""A local LLM server for tests and benchmarks.
+
+It speaks the OpenAI chat-completions, Anthropic messages, Gemini generateContent and Ollama chat wire formats
+on 127.0.0.1, answers structured-output requests with JSON valid against the requested schema, can add latency
+and inject faults (429, 500, hangs, dropped connections, malformed or truncated JSON), and logs every request.
+
+    from datafast.testing import LLMTestServer
+
+    with LLMTestServer(latency_s=0.05, script=["malformed"]) as server:
+        litellm.completion(model="openai/x", api_base=server.openai_base, api_key="sk-test", ...)
+        assert server.requests()[0].outcome == "malformed"
+"""
+
+from datafast.testing.app import ServerState, create_app
+from datafast.testing.behavior import FAULTS, Fault, Outcome, ServerBehavior
+from datafast.testing.records import RequestRecord, ServerStats, key_hash, prompt_hash
+from datafast.testing.schema_faker import SchemaError, SchemaFaker
+from datafast.testing.server import LLMTestServer
+
+__all__ = [
+    "FAULTS",
+    "Fault",
+    "LLMTestServer",
+    "Outcome",
+    "RequestRecord",
+    "SchemaError",
+    "SchemaFaker",
+    "ServerBehavior",
+    "ServerState",
+    "ServerStats",
+    "create_app",
+    "key_hash",
+    "prompt_hash",
+]

@@ -1,0 +1,86 @@
+"""Turn a parsed request and a chosen fault into the answer text the server sends back."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from datafast.testing import words
+from datafast.testing.schema_faker import SchemaFaker
+
+
+@dataclass(slots=True)
+class ParsedRequest:
+    """The protocol-independent part of a generation request."""
+
+    model: str
+    prompt_text: str
+    schema: dict[str, Any] | None = None
+    json_mode: bool = False
+    max_tokens: int | None = None
+    tool_name: str | None = None
+    stream: bool = False
+
+
+@dataclass(slots=True)
+class Answer:
+    """What to send back: ``text`` always; ``data`` is the structured value for tool-call replies.
+
+    ``truncated``: the protocol's length finish reason must be used. ``malformed``: ``text`` is not JSON.
+    """
+
+    text: str
+    data: Any = None
+    truncated: bool = False
+    malformed: bool = False
+    prompt_tokens: int = 1
+    completion_tokens: int = 1
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count: a quarter of the characters, at least 1."""
+    return max(1, len(text) // 4)
+
+
+def malformed_text(text: str) -> str:
+    """A reply that looks like a chatty model's JSON but fails ``json.loads`` even after trimming prose."""
+    body = text.replace('"', "'")
+    return f"Sure! Here is the JSON you asked for:\n{body[:-1]},\n}}\nLet me know if you need anything else."
+
+
+def build_answer(
+    req: ParsedRequest,
+    fault: str,
+    rng: random.Random,
+    faker: SchemaFaker,
+    honor_max_tokens: bool = True,
+) -> Answer:
+    """Build the answer for ``req`` under ``fault`` (only ``truncated`` and ``malformed`` change it)."""
+    data: Any = None
+    if req.schema is not None:
+        data = faker.generate(req.schema, rng)
+        text = json.dumps(data)
+    elif req.json_mode or req.tool_name is not None:
+        data = {"answer": words.paragraph(rng, 2)}
+        text = json.dumps(data)
+    else:
+        text = words.paragraph(rng, 2)
+    structured = req.schema is not None or req.json_mode or req.tool_name is not None
+    answer = Answer(text=text, data=data if req.tool_name is not None else None)
+    over_limit = honor_max_tokens and req.max_tokens is not None and estimate_tokens(text) > req.max_tokens
+    if fault == "truncated" or over_limit:
+        limit = len(text) // 2 if fault == "truncated" else max(1, req.max_tokens or 1) * 4
+        answer.text = text[: max(1, min(limit, len(text) - 1))]
+        answer.truncated = True
+        if isinstance(answer.data, dict):
+            keys = list(answer.data)[: len(answer.data) // 2]
+            answer.data = {k: answer.data[k] for k in keys}
+    elif fault == "malformed":
+        answer.text = malformed_text(text) if structured else f"{text} {{'unterminated"
+        answer.malformed = True
+        answer.data = None
+    answer.prompt_tokens = estimate_tokens(req.prompt_text)
+    answer.completion_tokens = estimate_tokens(answer.text)
+    return answer

@@ -1,0 +1,231 @@
+"""The aiohttp application: generation routes for four protocols, fault injection and control routes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from typing import Any
+
+from aiohttp import web
+
+from datafast.testing.answers import build_answer
+from datafast.testing.behavior import FaultPlanner, ServerBehavior
+from datafast.testing.protocols import PROTOCOLS, Protocol
+from datafast.testing.records import RequestRecord, ServerStats, key_hash, prompt_hash
+from datafast.testing.schema_faker import SchemaError, SchemaFaker
+
+STATE_KEY: web.AppKey[ServerState] = web.AppKey("llm_test_server_state")
+
+
+class ServerState:
+    """Everything one server instance remembers: behaviour, request log, counters. Loop-thread only."""
+
+    def __init__(self, behavior: ServerBehavior | None = None) -> None:
+        self.planner = FaultPlanner(behavior)
+        self.faker = SchemaFaker(default_array_items=self.planner.behavior.default_array_items)
+        self.log: list[RequestRecord] = []
+        self.stats = ServerStats()
+        self.seq = 0
+        self._prompt_counts: dict[str, int] = {}
+
+    def reset(self) -> None:
+        """Forget the log, the counters and the per-prompt answer counters (behaviour is kept)."""
+        self.log = []
+        self.stats = ServerStats(in_flight=self.stats.in_flight, max_in_flight=self.stats.in_flight)
+        self.seq = 0
+        self._prompt_counts = {}
+
+    def update_behavior(self, changes: dict[str, Any], replace: bool = False) -> ServerBehavior:
+        """Change the behaviour (see :meth:`FaultPlanner.update`)."""
+        current = self.planner.update(changes, replace=replace)
+        self.faker.default_array_items = current.default_array_items
+        return current
+
+    def answer_rng(self, phash: str) -> random.Random:
+        """Generator for one answer: seeded by the behaviour seed, the prompt and how often it was seen."""
+        count = self._prompt_counts.get(phash, 0) + 1
+        self._prompt_counts[phash] = count
+        return random.Random(f"{self.planner.behavior.seed}:{phash}:{count}")
+
+    def records(self, since: int = 0) -> list[dict[str, Any]]:
+        """Log records with ``seq > since`` as dicts."""
+        return [r.to_dict() for r in self.log if r.seq > since]
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection without answering; aiohttp then gives up writing the returned response quietly."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return web.Response(status=500)
+
+
+def _reject(protocol: Protocol, record: RequestRecord, message: str) -> web.Response:
+    record.outcome, record.status = "bad_request", 400
+    return _json(protocol.error(400, message), status=400)
+
+
+async def _serve(
+    request: web.Request, protocol: Protocol, state: ServerState, record: RequestRecord
+) -> web.Response:
+    behavior = state.planner.behavior
+    try:
+        body = json.loads(await request.read())
+        if not isinstance(body, dict):
+            raise ValueError("request body must be a JSON object")
+        req = protocol.parse(body, request.match_info.get("model"))
+    except (ValueError, AttributeError, TypeError) as exc:
+        return _reject(protocol, record, f"invalid request body: {exc}")
+    key = protocol.api_key(request.headers, request.query)
+    phash = prompt_hash(req.model, req.prompt_text)
+    record.model, record.prompt_hash, record.schema_requested = req.model, phash, req.schema is not None
+    record.has_auth, record.api_key_sha256 = key is not None, key_hash(key) if key else None
+    if behavior.log_bodies:
+        record.prompt_text = req.prompt_text
+    if req.stream:
+        return _reject(protocol, record, "streaming is not supported by the test server")
+    try:
+        if req.schema is not None:
+            state.faker.check(req.schema)
+    except SchemaError as exc:
+        return _reject(protocol, record, f"invalid response schema: {exc}")
+
+    fault = state.planner.pick(req.prompt_text)
+    record.outcome = fault
+    if behavior.latency_s > 0:
+        await asyncio.sleep(behavior.latency_s)
+    if fault == "429":
+        record.status = 429
+        wait = behavior.retry_after_s
+        headers = {"Retry-After": f"{wait:g}", "retry-after-ms": str(round(wait * 1000))}
+        return _json(protocol.error(429, "Rate limit exceeded (injected by the test server)."), 429, headers)
+    if fault == "500":
+        record.status = 500
+        return _json(protocol.error(500, "Internal server error (injected by the test server)."), status=500)
+    if fault == "timeout":
+        await asyncio.sleep(behavior.hang_s)
+    if fault == "drop" or (fault == "timeout" and behavior.timeout_then == "close"):
+        return _drop(request)
+
+    answer = build_answer(req, fault, state.answer_rng(phash), state.faker, behavior.honor_max_tokens)
+    if answer.truncated and fault != "truncated" and fault != "timeout":
+        record.outcome = "truncated"
+    record.status = 200
+    record.prompt_tokens, record.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    if behavior.log_bodies:
+        record.content = answer.text
+    return _json(protocol.success(req, answer, record.seq))
+
+
+def _generation_handler(protocol: Protocol) -> Any:
+    async def handle(request: web.Request) -> web.Response:
+        state = request.app[STATE_KEY]
+        stats = state.stats
+        state.seq += 1
+        record = RequestRecord(seq=state.seq, start=time.monotonic(), protocol=protocol.name, path=request.path)
+        if state.planner.behavior.log_records:
+            state.log.append(record)
+        stats.total += 1
+        stats.by_protocol[protocol.name] = stats.by_protocol.get(protocol.name, 0) + 1
+        stats.in_flight += 1
+        stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        try:
+            return await _serve(request, protocol, state, record)
+        finally:
+            record.end = time.monotonic()
+            stats = state.stats  # a reset may have replaced the counters meanwhile
+            stats.in_flight = max(0, stats.in_flight - 1)
+            stats.by_outcome[record.outcome] = stats.by_outcome.get(record.outcome, 0) + 1
+
+    return handle
+
+
+# -- Ollama model discovery -------------------------------------------------------------------------------
+
+
+async def _ollama_tags(request: web.Request) -> web.Response:
+    model = {"name": "llama3:latest", "model": "llama3:latest", "size": 1, "digest": "0" * 64, "details": {}}
+    return _json({"models": [model]})
+
+
+async def _ollama_show(request: web.Request) -> web.Response:
+    return _json(
+        {
+            "modelfile": "",
+            "parameters": "",
+            "template": "{{ .Prompt }}",
+            "details": {"format": "gguf", "family": "llama"},
+            "model_info": {"llama.context_length": 8192},
+            "capabilities": ["completion"],
+        }
+    )
+
+
+# -- control ----------------------------------------------------------------------------------------------
+
+
+async def _control_log(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.stats.control_requests += 1
+    return _json(state.records(int(request.query.get("since", "0"))))
+
+
+async def _control_stats(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.stats.control_requests += 1
+    return _json(state.stats.to_dict())
+
+
+async def _control_behavior(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.stats.control_requests += 1
+    if request.method == "POST":
+        try:
+            changes = json.loads(await request.read() or b"{}")
+            replace = request.query.get("replace", "").lower() in ("1", "true", "yes")
+            state.update_behavior(changes, replace=replace)
+        except ValueError as exc:  # includes pydantic's ValidationError
+            return _json({"error": str(exc)}, status=400)
+    return _json(state.planner.current().model_dump())
+
+
+async def _control_reset(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.reset()
+    return _json({"ok": True})
+
+
+async def _health(request: web.Request) -> web.Response:
+    return _json({"ok": True})
+
+
+def create_app(state: ServerState | None = None) -> web.Application:
+    """Build the application; ``state`` (created if omitted) is reachable as ``app[STATE_KEY]``."""
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[STATE_KEY] = state or ServerState()
+    openai = _generation_handler(PROTOCOLS["openai"])
+    anthropic = _generation_handler(PROTOCOLS["anthropic"])
+    gemini = _generation_handler(PROTOCOLS["gemini"])
+    ollama = _generation_handler(PROTOCOLS["ollama"])
+    for prefix in ("", "/v1"):
+        app.router.add_post(f"{prefix}/chat/completions", openai)
+    app.router.add_post("/v1/messages", anthropic)
+    app.router.add_post("/messages", anthropic)
+    for prefix in ("", "/v1beta", "/v1"):
+        app.router.add_post(prefix + "/models/{model:[^/:]+}:generateContent", gemini)
+    app.router.add_post("/api/chat", ollama)
+    app.router.add_get("/api/tags", _ollama_tags)
+    app.router.add_post("/api/show", _ollama_show)
+    app.router.add_get("/_control/log", _control_log)
+    app.router.add_get("/_control/stats", _control_stats)
+    app.router.add_get("/_control/behavior", _control_behavior)
+    app.router.add_post("/_control/behavior", _control_behavior)
+    app.router.add_post("/_control/reset", _control_reset)
+    app.router.add_get("/_control/health", _health)
+    return app

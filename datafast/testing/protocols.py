@@ -1,0 +1,279 @@
+"""Request parsing and response/error shapes of the four wire formats the test server speaks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from datafast.testing.answers import Answer, ParsedRequest
+
+
+def flatten_content(content: Any) -> str:
+    """Text of a message ``content``: a string, or a list of blocks/parts carrying ``text`` (or nested ``content``)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(t for t in (flatten_content(part) for part in content) if t)
+    if isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            return content["text"]
+        return flatten_content(content.get("content") or content.get("parts"))
+    return ""
+
+
+def _messages_text(messages: Any, key: str = "content") -> list[str]:
+    if not isinstance(messages, list):
+        return []
+    return [t for t in (flatten_content(m.get(key)) for m in messages if isinstance(m, dict)) if t]
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _bearer(value: str | None) -> str | None:
+    if not value:
+        return None
+    return value[7:] if value[:7].lower() == "bearer " else value
+
+
+class Protocol:
+    """One LLM wire format: how to read a request and how to shape answers and errors."""
+
+    name = ""
+    auth_headers: tuple[str, ...] = ()
+    length_reason = ""
+
+    def api_key(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+        """The API key sent with the request, if any."""
+        for header in self.auth_headers:
+            key = _bearer(headers.get(header))
+            if key:
+                return key
+        return query.get("key") or None
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        """Extract model, prompt text, schema and limits from a request body."""
+        raise NotImplementedError
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        """The 200 body for ``answer``."""
+        raise NotImplementedError
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        """An error body in this protocol's own shape."""
+        raise NotImplementedError
+
+
+class OpenAIProtocol(Protocol):
+    """``POST /v1/chat/completions`` (OpenAI chat completions)."""
+
+    name = "openai"
+    auth_headers = ("authorization", "api-key")
+    length_reason = "length"
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        fmt = body.get("response_format") or {}
+        schema = None
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema") or {}
+        tool_name = None
+        choice = body.get("tool_choice")
+        if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+            tool_name = choice["function"].get("name")
+            for tool in body.get("tools") or []:
+                fn = (tool.get("function") or {}) if isinstance(tool, dict) else {}
+                if fn.get("name") == tool_name:
+                    schema = fn.get("parameters") or {"type": "object"}
+        return ParsedRequest(
+            model=str(body.get("model") or ""),
+            prompt_text="\n".join(_messages_text(body.get("messages"))),
+            schema=schema,
+            json_mode=kind in ("json_object", "json_schema"),
+            max_tokens=_positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens")),
+            tool_name=tool_name,
+            stream=bool(body.get("stream")),
+        )
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": answer.text, "refusal": None}
+        finish = "length" if answer.truncated else "stop"
+        if req.tool_name is not None and not answer.malformed:
+            function = {"name": req.tool_name, "arguments": answer.text}
+            call = {"id": f"call_{seq:012x}", "type": "function", "function": function}
+            message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
+            finish = "length" if answer.truncated else "tool_calls"
+        return {
+            "id": f"chatcmpl-{seq:012x}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": req.model,
+            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+            "usage": {
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+            },
+            "system_fingerprint": None,
+        }
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        kind, code = {
+            429: ("requests", "rate_limit_exceeded"),
+            500: ("server_error", None),
+        }.get(status, ("invalid_request_error", None))
+        return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+class AnthropicProtocol(Protocol):
+    """``POST /v1/messages`` (Anthropic messages), in both structured-output modes."""
+
+    name = "anthropic"
+    auth_headers = ("x-api-key", "authorization")
+    length_reason = "max_tokens"
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        system = flatten_content(body.get("system"))
+        texts = ([system] if system else []) + _messages_text(body.get("messages"))
+        schema = None
+        fmt = body.get("output_format")
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            schema = fmt.get("schema") or {}
+        tool_name = None
+        choice = body.get("tool_choice")
+        tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
+        if isinstance(choice, dict) and choice.get("type") in ("tool", "any") and tools:
+            wanted = choice.get("name")
+            tool = next((t for t in tools if t.get("name") == wanted), tools[0])
+            tool_name = str(tool.get("name") or "json_tool_call")
+            schema = tool.get("input_schema") or {"type": "object"}
+        return ParsedRequest(
+            model=str(body.get("model") or ""),
+            prompt_text="\n".join(texts),
+            schema=schema,
+            json_mode=schema is not None,
+            max_tokens=_positive_int(body.get("max_tokens")),
+            tool_name=tool_name,
+            stream=bool(body.get("stream")),
+        )
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        if req.tool_name is not None and not answer.malformed:
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": f"toolu_{seq:020x}",
+                "name": req.tool_name,
+                "input": answer.data if isinstance(answer.data, dict) else {},
+            }
+            stop = "max_tokens" if answer.truncated else "tool_use"
+        else:
+            block = {"type": "text", "text": answer.text}
+            stop = "max_tokens" if answer.truncated else "end_turn"
+        return {
+            "id": f"msg_{seq:020x}",
+            "type": "message",
+            "role": "assistant",
+            "model": req.model,
+            "content": [block],
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens},
+        }
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        kind = {429: "rate_limit_error", 500: "api_error", 404: "not_found_error"}.get(
+            status, "invalid_request_error"
+        )
+        return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+_GEMINI_SCHEMA_KEYS = ("response_json_schema", "responseJsonSchema", "response_schema", "responseSchema")
+
+
+class GeminiProtocol(Protocol):
+    """``POST /models/{model}:generateContent`` (Gemini / Google AI Studio)."""
+
+    name = "gemini"
+    auth_headers = ("x-goog-api-key", "authorization")
+    length_reason = "MAX_TOKENS"
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        system = flatten_content(body.get("systemInstruction") or body.get("system_instruction"))
+        texts = ([system] if system else []) + _messages_text(body.get("contents"), key="parts")
+        config = body.get("generationConfig") or body.get("generation_config") or {}
+        schema = next((config[k] for k in _GEMINI_SCHEMA_KEYS if isinstance(config.get(k), dict)), None)
+        mime = config.get("response_mime_type") or config.get("responseMimeType") or ""
+        limit = config.get("max_output_tokens") or config.get("maxOutputTokens")
+        return ParsedRequest(
+            model=path_model or str(body.get("model") or ""),
+            prompt_text="\n".join(texts),
+            schema=schema,
+            json_mode=schema is not None or mime == "application/json",
+            max_tokens=_positive_int(limit),
+        )
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        return {
+            "candidates": [
+                {
+                    "content": {"role": "model", "parts": [{"text": answer.text}]},
+                    "finishReason": "MAX_TOKENS" if answer.truncated else "STOP",
+                    "index": 0,
+                }
+            ],
+            "usageMetadata": {
+                "promptTokenCount": answer.prompt_tokens,
+                "candidatesTokenCount": answer.completion_tokens,
+                "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
+            },
+            "modelVersion": req.model,
+            "responseId": f"resp-{seq:012x}",
+        }
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        state = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 404: "NOT_FOUND"}.get(status, "INVALID_ARGUMENT")
+        return {"error": {"code": status, "message": message, "status": state}}
+
+
+class OllamaProtocol(Protocol):
+    """``POST /api/chat`` (Ollama chat, non-streaming)."""
+
+    name = "ollama"
+    auth_headers = ("authorization",)
+    length_reason = "length"
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        fmt = body.get("format")
+        options = body.get("options") or {}
+        return ParsedRequest(
+            model=str(body.get("model") or ""),
+            prompt_text="\n".join(_messages_text(body.get("messages"))),
+            schema=fmt if isinstance(fmt, dict) else None,
+            json_mode=bool(fmt),
+            max_tokens=_positive_int(options.get("num_predict")),
+            stream=bool(body.get("stream")),
+        )
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        return {
+            "model": req.model,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "message": {"role": "assistant", "content": answer.text},
+            "done": True,
+            "done_reason": "length" if answer.truncated else "stop",
+            "total_duration": 0,
+            "prompt_eval_count": answer.prompt_tokens,
+            "eval_count": answer.completion_tokens,
+        }
+
+    def error(self, status: int, message: str) -> dict[str, Any]:
+        return {"error": message}
+
+
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p for p in (OpenAIProtocol(), AnthropicProtocol(), GeminiProtocol(), OllamaProtocol())
+}
