@@ -7,7 +7,7 @@ import pytest
 from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
-from datafast.errors import MissingAPIKeyError, ProviderError
+from datafast.errors import ConfigError, MissingAPIKeyError, ProviderError
 from datafast.llms import (
     AnthropicProvider,
     GeminiProvider,
@@ -158,18 +158,29 @@ def test_rerun_resumes_without_sending_again(openai_env, tmp_path):
     assert len(again.data_rows) == 20
 
 
-def test_crash_leftover_half_line_is_dropped_and_the_run_completes(openai_env, tmp_path):
+def test_records_lost_after_the_store_commit_are_rebuilt_without_asking_again(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
     ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)
+    original = sorted(path.read_text().splitlines())
     lines = path.read_text().splitlines(keepends=True)
     # Keep the first request's records (5 lines) and half of the next line, as a crash mid-write would.
     path.write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])
     openai_env.reset()
     dataset = ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)
-    assert len(openai_env.requests()) == 3
-    rows = read_jsonl(path)
-    assert len(rows) == 20 and len({r["uuid"] for r in rows}) == 20
+    assert openai_env.requests() == []  # the answers are in the run store
+    assert sorted(path.read_text().splitlines()) == original
     assert len(dataset.data_rows) == 20
+
+
+def test_changed_config_with_the_same_output_is_refused_then_overwritten(openai_env, tmp_path):
+    path = tmp_path / "out.jsonl"
+    ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)
+    changed = concept_classification(path).model_copy(update={"num_samples_per_prompt": 2})
+    with pytest.raises(ConfigError, match="holds records of a different config"):
+        ClassificationDataset(changed).generate(OpenAIProvider(), show_progress=False)
+    assert len(openai_env.requests()) == 4
+    dataset = ClassificationDataset(changed).generate(OpenAIProvider(), show_progress=False, overwrite=True)
+    assert len(read_jsonl(path)) == len(dataset.data_rows) == 8
 
 
 def test_invalid_json_once_is_repaired(openai_env, tmp_path):

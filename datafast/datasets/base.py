@@ -1,30 +1,25 @@
-"""What every dataset type shares: expanding its prompts into requests, running them through the engine,
-and collecting records. A dataset type only describes its prompts, its response model and how a response
-becomes records; concurrency, retries and files live in `datafast.engine` and `datafast.outputs`."""
+"""What every dataset type shares: expanding its prompts into requests and the public `generate` API.
+A dataset type only describes its prompts, its response model and how a response becomes records;
+running them (concurrency, retries, the store, files) lives in `datafast.engine`."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from datafast.engine import RetryPolicy, RunStats, WorkItem, record_uuid, run_work, work_key
-from datafast.engine.progress import RunProgress
-from datafast.errors import ConfigError, ProviderError
+from datafast.engine import RetryPolicy, RunStats
+from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
-from datafast.llms.base import Completion, LLMProvider
-from datafast.llms.failures import CallFailure
-from datafast.outputs import JsonlFile, write_jsonl
+from datafast.llms.base import LLMProvider
+from datafast.outputs import write_jsonl
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
-
-log = logging.getLogger("datafast")
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,8 @@ class DatasetBase(ABC):
                 f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
-        self.data_rows: list[DatasetRow] = []
+        self._data_rows: list[DatasetRow] | None = []
+        self._providers: list[LLMProvider] = []
         self.failures: list[FailedRequest] = []
         self.stats: RunStats | None = None
 
@@ -140,21 +136,44 @@ class DatasetBase(ABC):
 
     # -- running ----------------------------------------------------------------------------------------
 
+    @property
+    def data_rows(self) -> list[DatasetRow]:
+        """The records of the last `generate` (including those resumed from an earlier run), read from the
+        output file on first access so a large run never holds them all in memory while it goes."""
+        if self._data_rows is None:
+            from datafast.engine.run import load_rows
+
+            self._data_rows = load_rows(self, self._providers) if self._providers else []
+        return self._data_rows
+
+    @data_rows.setter
+    def data_rows(self, rows: list[DatasetRow]) -> None:
+        self._data_rows = rows
+
     def generate(
         self,
         llms: LLMProvider | Sequence[LLMProvider],
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        overwrite: bool = False,
     ) -> Self:
-        """Generate the dataset with every provider in `llms`, concurrently. Records are appended to
-        `config.output_file` as they arrive; requests whose records the file already holds are not sent
-        again, so running the same config twice resumes rather than repeats. `retry` sets how often and
-        how patiently failed requests are tried again."""
+        """Generate the dataset with every provider in `llms`, concurrently, and return `self`.
+
+        Records are appended to `config.output_file` as they arrive, and every answer is kept in a run
+        store next to it (`<name>.datafast/`): running the same config again resumes, asking only for what
+        is missing or failed. `retry` sets how failed requests are tried again; `max_cost` (USD) stops the
+        run cleanly once this run has spent that much; `overwrite=True` deletes an earlier output and run
+        folder first (needed when the config changed but the output file is the same)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.agenerate(llms, show_progress=show_progress, retry=retry))
+            return asyncio.run(
+                self.agenerate(
+                    llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
+                )
+            )
         raise RuntimeError("generate() cannot run inside an event loop (a notebook?): use `await agenerate(...)`")
 
     async def agenerate(
@@ -163,111 +182,25 @@ class DatasetBase(ABC):
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        overwrite: bool = False,
     ) -> Self:
-        """`generate` for callers already inside an event loop."""
+        """`generate` for callers already inside an event loop (notebooks, async applications)."""
+        from datafast.engine.run import DatasetRun
+
         providers = _provider_list(llms)
-        response_model = self.response_model()
-        output = JsonlFile(self.config.output_file)
-        items_by_provider = [(p, self._work_items(p, response_model)) for p in providers]
-        total = self.num_requests_per_provider() * len(providers)
-        done_ids = self._resume(output, {item.key for _, items in items_by_provider for item in items})
-        progress = RunProgress(show_progress, type(self).__name__)
-        observer = _DatasetObserver(self, output, progress)
-        streams = [(p, (i for i in items if i.key not in done_ids)) for p, items in items_by_provider]
-        with output:
-            progress.start(total, len(done_ids))
-            try:
-                self.stats = await run_work(streams, observer, retry)
-            finally:
-                progress.stop()
-        self._report(total, len(done_ids))
+        run = DatasetRun(
+            self, providers, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
+        )
+        self._providers = providers
+        self._data_rows = None
+        self.failures = []
+        self.stats = await run.execute()
         return self
-
-    def _work_items(self, provider: LLMProvider, response_model: type[BaseModel]) -> list[WorkItem]:
-        items = []
-        for request in self.prompt_requests():
-            messages = [{"role": "user", "content": request.prompt}]
-            key = work_key(messages, provider, response_model, self.step_name, request.draw)
-            items.append(WorkItem(key, provider, messages, response_model, request))
-        return items
-
-    def _resume(self, output: JsonlFile, keys: set[str]) -> set[str]:
-        """Load the records a previous run of this config already wrote; return their request ids."""
-        output.drop_incomplete_tail()
-        done: set[str] = set()
-        record_class = self.record_class
-        for line in output.read():
-            request_id = line.get("request_id")
-            if request_id in keys:
-                self.data_rows.append(record_class.model_validate(line))
-                done.add(request_id)
-        if done:
-            log.info("resuming: %d requests already done in %s", len(done), output.path)
-        return done
-
-    def _report(self, total: int, resumed: int) -> None:
-        stats = self.stats or RunStats()
-        if stats.aborted_providers or (stats.failed and not stats.succeeded and not resumed):
-            reasons = "; ".join(f"{name}: {msg}" for name, msg in stats.aborted_providers.items())
-            first = self.failures[0].reason if self.failures else ""
-            raise ProviderError(
-                f"{stats.failed} of {total} requests failed ({reasons or first}). "
-                f"{len(self.data_rows)} records are kept in {self.config.output_file}; rerun to retry the rest."
-            )
-        if stats.failed:
-            log.warning(
-                "%d of %d requests failed (%s); rerun the same config to retry them",
-                stats.failed,
-                total,
-                ", ".join(f"{k}: {v}" for k, v in stats.failures_by_reason.items()),
-            )
 
     def to_jsonl(self, filepath: str | Path) -> None:
         """Write `data_rows` to `filepath` (atomically: the file is complete or untouched)."""
         write_jsonl(filepath, self.data_rows)
-
-
-class _DatasetObserver:
-    """Turns engine outcomes into records in the JSONL file and `data_rows`."""
-
-    def __init__(self, dataset: DatasetBase, output: JsonlFile, progress: RunProgress) -> None:
-        self.dataset = dataset
-        self.output = output
-        self.progress = progress
-
-    def on_success(self, item: WorkItem, completion: Completion) -> None:
-        request: PromptRequest = item.context
-        common = {
-            "request_id": item.key,
-            "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
-            "model_id": item.provider.model_id,
-            "language": request.language,
-            "prompt_template": request.template,
-            "placeholders": request.placeholders,
-        }
-        try:
-            records = [
-                self.dataset.record_class(**common, **fields, uuid=record_uuid(item.key, i))
-                for i, fields in enumerate(self.dataset.records_from(request, completion.parsed))
-            ]
-        except ValidationError as exc:
-            self.on_failure(item, CallFailure("invalid_response", f"records did not validate: {exc}"))
-            return
-        self.output.append(records)
-        self.dataset.data_rows.extend(records)
-        self.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
-
-    def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
-        request: PromptRequest = item.context
-        self.dataset.failures.append(
-            FailedRequest(item.key, item.provider.model_id, request.prompt, failure.kind, failure.message)
-        )
-        log.warning("request %s to %s failed: %s", item.key[:12], item.provider.name, failure.message)
-        self.progress.advance(failed=True)
-
-    def on_retry(self, item: WorkItem, failure: CallFailure, delay: float) -> None:
-        log.debug("retrying %s in %.1fs after %s", item.key[:12], delay, failure.message)
-        self.progress.retry()
 
 
 def _provider_list(llms: LLMProvider | Sequence[LLMProvider]) -> list[LLMProvider]:

@@ -47,7 +47,8 @@ class RunProgress:
             self.description, total=total, completed=already_done, rate="", extra=""
         )
 
-    def advance(self, tokens: int = 0, cost: float = 0.0, failed: bool = False) -> None:
+    def advance(self, tokens: int = 0, cost: float = 0.0, failed: bool = False, resumed: bool = False) -> None:
+        """One request finished (or was found finished by an earlier run: `resumed`)."""
         self.tokens += tokens
         self.cost += cost
         self.failures += int(failed)

@@ -1,5 +1,6 @@
 """The scheduler: runs work items against their providers concurrently, within each provider's limits,
-retrying what can be retried and reporting every outcome to an observer as it happens."""
+retrying what can be retried, storing every answer before it is counted, and reporting each outcome to
+an observer as it happens."""
 
 from __future__ import annotations
 
@@ -9,17 +10,23 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
+from datafast.engine.limits import AdaptiveConcurrency, TokenBucket
 from datafast.engine.retry import RetryPolicy
+from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 
+# Failures that mean every further request to this provider will fail the same way.
+_PROVIDER_FATAL_STATUS = {401, 403, 404}
+# Completion tokens assumed for a request before any answer has shown the real size.
+_FIRST_COMPLETION_GUESS = 512
+
 
 class RunObserver(Protocol):
-    """Receives outcomes as they happen. `on_success` must store the result before returning: only then
-    does the engine count the item as done."""
+    """Receives outcomes as they happen. `on_success` is called after the answer is in the store."""
 
     def on_success(self, item: WorkItem, completion: Completion) -> None: ...
 
@@ -29,8 +36,23 @@ class RunObserver(Protocol):
 
 
 @dataclass
+class ProviderStats:
+    """Counts for one provider in one run."""
+
+    succeeded: int = 0
+    failed: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    failures_by_reason: Counter[str] = field(default_factory=Counter)
+    lowest_concurrency: int | None = None
+
+
+@dataclass
 class RunStats:
-    """Counts for one run of the engine."""
+    """Counts for one run of the engine, in total and per provider."""
 
     succeeded: int = 0
     failed: int = 0
@@ -38,79 +60,174 @@ class RunStats:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    wall_seconds: float = 0.0
     failures_by_reason: Counter[str] = field(default_factory=Counter)
     aborted_providers: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, ProviderStats] = field(default_factory=dict)
+    stopped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "retries": self.retries,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "wall_seconds": round(self.wall_seconds, 3),
+            "requests_per_second": round(self.succeeded / self.wall_seconds, 2) if self.wall_seconds else None,
+            "failures_by_reason": dict(self.failures_by_reason),
+            "aborted_providers": self.aborted_providers,
+            "stopped": self.stopped,
+            "providers": {
+                name: {**p.__dict__, "failures_by_reason": dict(p.failures_by_reason)}
+                for name, p in self.providers.items()
+            },
+        }
 
 
-class _RequestPacer:
-    """Spaces request starts so a provider never gets more than `rpm` requests in a minute."""
+class _Lane:
+    """One provider's share of a run: its limits, its statistics and its workers."""
 
-    def __init__(self, rpm: int | None) -> None:
-        self._interval = 60.0 / rpm if rpm else 0.0
-        self._next = 0.0
+    def __init__(self, provider: LLMProvider, stats: ProviderStats) -> None:
+        self.provider = provider
+        self.stats = stats
+        self.concurrency = AdaptiveConcurrency(provider.max_concurrency)
+        self.requests = TokenBucket(provider.rpm_limit) if provider.rpm_limit else None
+        self.tokens = TokenBucket(provider.tpm_limit) if provider.tpm_limit else None
+        self.mean_completion = float(provider.max_completion_tokens or _FIRST_COMPLETION_GUESS)
+        self.aborted: str | None = None
 
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        now = time.monotonic()
-        start = max(now, self._next)
-        self._next = start + self._interval
-        if start > now:
-            await asyncio.sleep(start - now)
+    def estimate_tokens(self, item: WorkItem) -> float:
+        chars = sum(len(str(m.get("content", ""))) for m in item.messages)
+        return chars / 4 + self.mean_completion
 
-
-# Failures that mean every further request to this provider will fail the same way.
-_PROVIDER_FATAL_STATUS = {401, 403, 404}
+    def learn(self, completion: Completion) -> None:
+        self.mean_completion = 0.9 * self.mean_completion + 0.1 * completion.completion_tokens
 
 
 async def run_work(
     streams: list[tuple[LLMProvider, Iterator[WorkItem]]],
     observer: RunObserver,
+    store: RunStore,
+    *,
+    step: str,
     policy: RetryPolicy | None = None,
+    max_cost: float | None = None,
     seed: int = 0,
 ) -> RunStats:
-    """Run every item of every stream. Each provider gets `max_concurrency` workers that pull items
-    lazily from its iterator, so memory stays flat however many items there are."""
+    """Run every item of every stream. Each provider gets `max_concurrency` workers that pull items lazily
+    from its iterator, so memory stays flat however many items there are. Providers proceed independently.
+    With `max_cost`, no new request starts once this run has spent that much (in USD)."""
     policy = policy or RetryPolicy()
     stats = RunStats()
     rng = random.Random(seed)
+    started = time.monotonic()
 
-    async def provider_loop(provider: LLMProvider, items: Iterator[WorkItem]) -> None:
-        pacer = _RequestPacer(provider.rpm_limit)
+    def stop_reason() -> str | None:
+        return stats.stopped
 
-        async def worker() -> None:
-            for item in items:
-                if provider.name in stats.aborted_providers:
-                    return
-                await process(item, pacer)
+    async def call(lane: _Lane, item: WorkItem) -> Completion:
+        estimate = lane.estimate_tokens(item)
+        if lane.requests:
+            await lane.requests.take(1)
+        if lane.tokens:
+            await lane.tokens.take(estimate)
+        await lane.concurrency.acquire()
+        succeeded = rate_limited = False
+        retry_after = None
+        try:
+            # A guard above LiteLLM's own timeout: a request and its repair retry, plus slack.
+            completion = await asyncio.wait_for(
+                lane.provider.acomplete(item.messages, item.response_model), 2 * lane.provider.timeout + 10
+            )
+            succeeded = True
+            if lane.tokens:
+                lane.tokens.refund(estimate - completion.prompt_tokens - completion.completion_tokens)
+            lane.learn(completion)
+            return completion
+        except TimeoutError:
+            raise CallFailure("transient", f"no answer within {2 * lane.provider.timeout + 10:.0f}s") from None
+        except CallFailure as failure:
+            rate_limited = failure.kind == "rate_limit"
+            retry_after = failure.retry_after
+            raise
+        finally:
+            await lane.concurrency.release(succeeded=succeeded, rate_limited=rate_limited, retry_after=retry_after)
+            low = lane.stats.lowest_concurrency
+            lane.stats.lowest_concurrency = min(low, lane.concurrency.limit) if low else lane.concurrency.limit
 
-        async def process(item: WorkItem, pacer: _RequestPacer) -> None:
-            while True:
-                await pacer.wait()
-                item.attempts += 1
-                try:
-                    completion = await provider.acomplete(item.messages, item.response_model)
-                except CallFailure as failure:
-                    if policy.should_retry(failure, item.attempts):
-                        delay = policy.delay(failure, item.attempts, rng)
-                        stats.retries += 1
-                        observer.on_retry(item, failure, delay)
-                        await asyncio.sleep(delay)
-                        continue
-                    stats.failed += 1
-                    stats.failures_by_reason[failure.kind] += 1
-                    if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
-                        stats.aborted_providers.setdefault(provider.name, failure.message)
-                    observer.on_failure(item, failure)
-                    return
-                observer.on_success(item, completion)
-                stats.succeeded += 1
-                stats.prompt_tokens += completion.prompt_tokens
-                stats.completion_tokens += completion.completion_tokens
-                stats.cost_usd += completion.cost_usd or 0.0
+    async def process(lane: _Lane, item: WorkItem) -> None:
+        provider = lane.provider
+        first_try = time.time()
+        while True:
+            item.attempts += 1
+            try:
+                completion = await call(lane, item)
+            except CallFailure as failure:
+                if failure.kind == "rate_limit":
+                    lane.stats.rate_limited += 1
+                if policy.should_retry(failure, item.attempts) and not lane.aborted and not stop_reason():
+                    delay = policy.delay(failure, item.attempts, rng)
+                    stats.retries += 1
+                    lane.stats.retries += 1
+                    observer.on_retry(item, failure, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                store.save_failed(
+                    item.key,
+                    step=step,
+                    provider=provider.name,
+                    attempts=item.attempts,
+                    error_kind=failure.kind,
+                    error=failure.message,
+                    started=first_try,
+                )
+                for s in (stats, lane.stats):
+                    s.failed += 1
+                    s.failures_by_reason[failure.kind] += 1
+                if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
+                    lane.aborted = failure.message
+                    stats.aborted_providers.setdefault(provider.name, failure.message)
+                observer.on_failure(item, failure)
                 return
+            store.save_done(
+                item.key,
+                step=step,
+                provider=provider.name,
+                attempts=item.attempts,
+                response=completion.text,
+                finish_reason=completion.finish_reason,
+                repaired=completion.repaired,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                started=first_try,
+            )
+            for s in (stats, lane.stats):
+                s.succeeded += 1
+                s.prompt_tokens += completion.prompt_tokens
+                s.completion_tokens += completion.completion_tokens
+                s.cost_usd += completion.cost_usd or 0.0
+            observer.on_success(item, completion)
+            if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
+                stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"
+            return
 
-        await asyncio.gather(*(worker() for _ in range(provider.max_concurrency)))
+    async def worker(lane: _Lane, items: Iterator[WorkItem]) -> None:
+        for item in items:
+            if lane.aborted or stop_reason():
+                return
+            await process(lane, item)
 
-    await asyncio.gather(*(provider_loop(provider, items) for provider, items in streams))
+    lanes = []
+    for provider, items in streams:
+        lane = _Lane(provider, stats.providers.setdefault(provider.name, ProviderStats()))
+        lanes.append((lane, items))
+    try:
+        await asyncio.gather(
+            *(worker(lane, items) for lane, items in lanes for _ in range(lane.provider.max_concurrency))
+        )
+    finally:
+        stats.wall_seconds = time.monotonic() - started
     return stats

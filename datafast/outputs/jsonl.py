@@ -64,7 +64,8 @@ class JsonlFile:
                 position = start
             handle.truncate(0)
 
-    def append(self, records: Iterable[BaseModel]) -> None:
+    def append(self, records: Iterable[BaseModel], *, sync: bool = True) -> None:
+        """Append whole lines in one write. `sync=False` skips the fsync where another durable copy exists."""
         if self._handle is None:
             raise RuntimeError("JsonlFile.append() before open()")
         data = b"".join(r.model_dump_json().encode("utf-8") + b"\n" for r in records)
@@ -72,7 +73,8 @@ class JsonlFile:
             return
         self._handle.write(data)
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if sync:
+            os.fsync(self._handle.fileno())
 
     def read(self) -> Iterator[dict[str, Any]]:
         """The complete records in the file (an interrupted last line is skipped)."""

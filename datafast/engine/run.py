@@ -1,0 +1,245 @@
+"""One run of a dataset: its run folder and store, resuming, the JSONL output, progress and the summary.
+
+This is where a dataset type's description (prompts, response model, records) meets the engine. The run
+folder sits next to the output file (`sentiment.jsonl` → `sentiment.datafast/`) and holds the store
+(`store.sqlite`) and the last run's `summary.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from datafast.engine.progress import RunProgress
+from datafast.engine.retry import RetryPolicy
+from datafast.engine.runner import RunStats, run_work
+from datafast.engine.store import RunStore
+from datafast.engine.work import WorkItem, record_uuid, work_key
+from datafast.errors import ConfigError, ProviderError
+from datafast.llms.base import Completion, LLMProvider
+from datafast.llms.failures import CallFailure
+from datafast.llms.structured import parse_structured
+from datafast.outputs import JsonlFile
+
+if TYPE_CHECKING:
+    from datafast.datasets.base import DatasetBase, PromptRequest
+    from datafast.schema.data_rows import DatasetRow
+
+log = logging.getLogger("datafast")
+
+
+def run_folder(output_file: str | Path) -> Path:
+    path = Path(output_file)
+    return path.with_name(path.stem + ".datafast")
+
+
+def config_fingerprint(dataset: DatasetBase) -> str:
+    config = dataset.config.model_dump(mode="json", exclude={"output_file"})
+    blob = json.dumps({"type": type(dataset).__name__, "config": config}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def iter_work_items(
+    dataset: DatasetBase, provider: LLMProvider, response_model: type[BaseModel]
+) -> Iterator[WorkItem]:
+    """The dataset's requests for one provider, with their keys, generated lazily."""
+    for request in dataset.prompt_requests():
+        messages = [{"role": "user", "content": request.prompt}]
+        key = work_key(messages, provider, response_model, dataset.step_name, request.draw)
+        yield WorkItem(key, provider, messages, response_model, request)
+
+
+def build_records(dataset: DatasetBase, item: WorkItem, answer: Any) -> list[DatasetRow]:
+    """Records from one validated answer: the type's own fields plus what every record carries."""
+    request: PromptRequest = item.context
+    common = {
+        "request_id": item.key,
+        "dataset_type": dataset.config.dataset_type,  # type: ignore[attr-defined]
+        "model_id": item.provider.model_id,
+        "language": request.language,
+        "prompt_template": request.template,
+        "placeholders": request.placeholders,
+    }
+    return [
+        dataset.record_class(**common, **fields, uuid=record_uuid(item.key, i))
+        for i, fields in enumerate(dataset.records_from(request, answer))
+    ]
+
+
+def load_rows(dataset: DatasetBase, providers: Sequence[LLMProvider]) -> list[DatasetRow]:
+    """The records of this dataset's requests that the output file holds."""
+    response_model = dataset.response_model()
+    keys = {item.key for p in providers for item in iter_work_items(dataset, p, response_model)}
+    return [
+        dataset.record_class.model_validate(line)
+        for line in JsonlFile(dataset.config.output_file).read()
+        if line.get("request_id") in keys
+    ]
+
+
+class DatasetRun:
+    """Runs a dataset with its providers; see the module docstring."""
+
+    def __init__(
+        self,
+        dataset: DatasetBase,
+        providers: list[LLMProvider],
+        *,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        overwrite: bool = False,
+    ) -> None:
+        if max_cost is not None and not max_cost > 0:
+            raise ConfigError(f"max_cost must be a positive amount in USD, got {max_cost!r}")
+        self.dataset = dataset
+        self.providers = providers
+        self.retry = retry
+        self.max_cost = max_cost
+        self.overwrite = overwrite
+        self.output = JsonlFile(dataset.config.output_file)
+        self.folder = run_folder(dataset.config.output_file)
+        self.progress = RunProgress(show_progress, type(dataset).__name__)
+        self.response_model = dataset.response_model()
+        self.records_written = 0
+        self.resumed_requests = 0
+
+    async def execute(self) -> RunStats:
+        if self.overwrite:
+            self.output.path.unlink(missing_ok=True)
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self.output.drop_incomplete_tail()
+        in_file = {line.get("request_id") for line in self.output.read()}
+        with self._open_store(bool(in_file)) as store, self.output:
+            done = store.done_keys()
+            streams = [(p, self._pending(p, store, done, in_file)) for p in self.providers]
+            total = self.dataset.num_requests_per_provider() * len(self.providers)
+            self.progress.start(total, 0)
+            try:
+                stats = await run_work(
+                    streams,
+                    _Observer(self),
+                    store,
+                    step=self.dataset.step_name,
+                    policy=self.retry,
+                    max_cost=self.max_cost,
+                )
+            finally:
+                self.progress.stop()
+            self._write_summary(stats, store, total)
+        self._raise_if_nothing_worked(stats, total)
+        return stats
+
+    def _open_store(self, output_has_records: bool) -> RunStore:
+        fingerprint = config_fingerprint(self.dataset)
+        store = RunStore(self.folder / "store.sqlite")
+        previous = store.get_meta("config_fingerprint")
+        if previous is not None and previous != fingerprint:
+            if output_has_records:
+                store.close()
+                raise ConfigError(
+                    f"{self.output.path} holds records of a different config (run folder {self.folder}). Use "
+                    "another output_file, or generate(..., overwrite=True) to delete it and start again."
+                )
+            store.close()
+            shutil.rmtree(self.folder)
+            store = RunStore(self.folder / "store.sqlite")
+        store.set_meta("config_fingerprint", fingerprint)
+        store.set_meta("config", self.dataset.config.model_dump(mode="json"))
+        return store
+
+    def _pending(self, provider: LLMProvider, store: RunStore, done: set[str], in_file: set[str]) -> Iterator[WorkItem]:
+        """Items still to request. A stored answer whose records never reached the file (a crash between the
+        two) is turned into records now, from the store, without asking again."""
+        for item in iter_work_items(self.dataset, provider, self.response_model):
+            if item.key not in done:
+                yield item
+                continue
+            self.resumed_requests += 1
+            if item.key not in in_file:
+                stored = store.get(item.key)
+                assert stored is not None and stored.response is not None
+                try:
+                    answer = parse_structured(stored.response, self.response_model)
+                    self._write(build_records(self.dataset, item, answer))
+                except (ValueError, ValidationError):
+                    log.warning("stored answer for %s no longer validates; asking again", item.key[:12])
+                    yield item
+                    continue
+            self.progress.advance(resumed=True)
+
+    def _write(self, records: list[DatasetRow]) -> None:
+        # The store already holds the answer durably; the JSONL is flushed so it can be watched growing.
+        self.output.append(records, sync=False)
+        self.records_written += len(records)
+
+    def _write_summary(self, stats: RunStats, store: RunStore, total: int) -> None:
+        summary = {
+            "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
+            "output_file": str(self.output.path),
+            "requests_total": total,
+            "requests_resumed": self.resumed_requests,
+            "records_written": self.records_written,
+            "this_run": stats.to_dict(),
+            "whole_run": store.totals(),
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".summary.json.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, self.folder / "summary.json")
+
+    def _raise_if_nothing_worked(self, stats: RunStats, total: int) -> None:
+        if stats.aborted_providers or (stats.failed and not stats.succeeded and not self.resumed_requests):
+            reasons = "; ".join(f"{name}: {msg}" for name, msg in stats.aborted_providers.items())
+            first = self.dataset.failures[0].reason if self.dataset.failures else ""
+            raise ProviderError(
+                f"{stats.failed} of {total} requests failed ({reasons or first}). What succeeded is kept in "
+                f"{self.output.path}; run again to retry the rest."
+            )
+        if stats.failed:
+            log.warning(
+                "%d of %d requests failed (%s); run the same config again to retry them",
+                stats.failed,
+                total,
+                ", ".join(f"{k}: {v}" for k, v in stats.failures_by_reason.items()),
+            )
+        if stats.stopped:
+            log.warning("run stopped early: %s; run again to continue", stats.stopped)
+
+
+class _Observer:
+    """Turns engine outcomes into records in the JSONL file, failures on the dataset, and progress."""
+
+    def __init__(self, run: DatasetRun) -> None:
+        self.run = run
+
+    def on_success(self, item: WorkItem, completion: Completion) -> None:
+        try:
+            records = build_records(self.run.dataset, item, completion.parsed)
+        except ValidationError as exc:
+            self.on_failure(item, CallFailure("invalid_response", f"records did not validate: {exc}"))
+            return
+        self.run._write(records)
+        self.run.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+
+    def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
+        from datafast.datasets.base import FailedRequest
+
+        request: PromptRequest = item.context
+        self.run.dataset.failures.append(
+            FailedRequest(item.key, item.provider.model_id, request.prompt, failure.kind, failure.message)
+        )
+        log.warning("request %s to %s failed: %s", item.key[:12], item.provider.name, failure.message)
+        self.run.progress.advance(failed=True)
+
+    def on_retry(self, item: WorkItem, failure: CallFailure, delay: float) -> None:
+        log.debug("retrying %s in %.1fs after %s", item.key[:12], delay, failure.message)
+        self.run.progress.retry()

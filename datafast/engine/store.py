@@ -1,0 +1,171 @@
+"""The run store: one SQLite database (WAL) per run folder, holding every work item's outcome.
+
+A response is committed here before the engine counts it, so a crash never loses a paid answer, and a
+rerun reads finished items back instead of asking again. The JSONL output can always be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY,
+    step TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
+    attempts INTEGER NOT NULL,
+    error_kind TEXT,
+    last_error TEXT,
+    response TEXT,
+    finish_reason TEXT,
+    repaired INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL,
+    started REAL,
+    finished REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_status ON items (status);
+"""
+
+
+@dataclass
+class StoredItem:
+    """A finished item as stored: its answer text (None for a failure) and accounting."""
+
+    key: str
+    step: str
+    provider: str
+    status: str
+    attempts: int
+    response: str | None
+    error_kind: str | None
+    last_error: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+
+
+class RunStore:
+    """SQLite store of a run's work items. Use from one thread (the event loop's)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, not only a killed process; an answer cost money.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- run metadata -----------------------------------------------------------------------------------
+
+    def get_meta(self, name: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, name: str, value: Any) -> None:
+        self._db.execute(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, json.dumps(value, sort_keys=True)),
+        )
+
+    # -- items ------------------------------------------------------------------------------------------
+
+    def save_done(
+        self,
+        key: str,
+        *,
+        step: str,
+        provider: str,
+        attempts: int,
+        response: str,
+        finish_reason: str | None,
+        repaired: bool,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float | None,
+        started: float | None,
+    ) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO items (key, step, provider, status, attempts, error_kind, last_error, response,"
+            " finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
+            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                step,
+                provider,
+                attempts,
+                response,
+                finish_reason,
+                int(repaired),
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+                started,
+                time.time(),
+            ),
+        )
+
+    def save_failed(
+        self, key: str, *, step: str, provider: str, attempts: int, error_kind: str, error: str, started: float | None
+    ) -> None:
+        # A failure never overwrites a success (a duplicate key in one run is a bug, not a reason to lose data).
+        self._db.execute(
+            "INSERT INTO items (key, step, provider, status, attempts, error_kind, last_error, started, finished)"
+            " VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET attempts = items.attempts + excluded.attempts,"
+            " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished"
+            " WHERE items.status = 'failed'",
+            (key, step, provider, attempts, error_kind, error, started, time.time()),
+        )
+
+    def done_keys(self) -> set[str]:
+        return {row[0] for row in self._db.execute("SELECT key FROM items WHERE status = 'done'")}
+
+    def get(self, key: str) -> StoredItem | None:
+        row = self._db.execute(
+            "SELECT key, step, provider, status, attempts, response, error_kind, last_error, prompt_tokens,"
+            " completion_tokens, cost_usd FROM items WHERE key = ?",
+            (key,),
+        ).fetchone()
+        return StoredItem(*row) if row else None
+
+    def iter_done(self) -> Iterator[StoredItem]:
+        cursor = self._db.execute(
+            "SELECT key, step, provider, status, attempts, response, error_kind, last_error, prompt_tokens,"
+            " completion_tokens, cost_usd FROM items WHERE status = 'done'"
+        )
+        for row in cursor:
+            yield StoredItem(*row)
+
+    def totals(self) -> dict[str, Any]:
+        """Counts, tokens and cost over the whole run, across every session that worked on it."""
+        row = self._db.execute(
+            "SELECT SUM(status = 'done'), SUM(status = 'failed'), COALESCE(SUM(prompt_tokens), 0),"
+            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM items"
+        ).fetchone()
+        return {
+            "done": row[0] or 0,
+            "failed": row[1] or 0,
+            "prompt_tokens": row[2],
+            "completion_tokens": row[3],
+            "cost_usd": row[4],
+        }
