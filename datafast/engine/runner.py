@@ -5,6 +5,7 @@ an observer as it happens."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -160,6 +161,7 @@ async def run_work(
     async def process(lane: _Lane, item: WorkItem) -> None:
         provider = lane.provider
         first_try = time.time()
+        request = json.dumps(item.messages, ensure_ascii=False)
         while True:
             item.attempts += 1
             try:
@@ -179,6 +181,7 @@ async def run_work(
                     step=step,
                     provider=provider.name,
                     attempts=item.attempts,
+                    request=request,
                     error_kind=failure.kind,
                     error=failure.message,
                     started=first_try,
@@ -196,6 +199,7 @@ async def run_work(
                 step=step,
                 provider=provider.name,
                 attempts=item.attempts,
+                request=request,
                 response=completion.text,
                 finish_reason=completion.finish_reason,
                 repaired=completion.repaired,

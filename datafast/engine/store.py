@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS items (
     attempts INTEGER NOT NULL,
     error_kind TEXT,
     last_error TEXT,
+    request TEXT NOT NULL,
     response TEXT,
     finish_reason TEXT,
     repaired INTEGER NOT NULL DEFAULT 0,
@@ -46,6 +47,7 @@ class StoredItem:
     provider: str
     status: str
     attempts: int
+    request: str
     response: str | None
     error_kind: str | None
     last_error: str | None
@@ -96,6 +98,7 @@ class RunStore:
         step: str,
         provider: str,
         attempts: int,
+        request: str,
         response: str,
         finish_reason: str | None,
         repaired: bool,
@@ -105,14 +108,15 @@ class RunStore:
         started: float | None,
     ) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO items (key, step, provider, status, attempts, error_kind, last_error, response,"
-            " finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
-            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
+            " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
+            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 step,
                 provider,
                 attempts,
+                request,
                 response,
                 finish_reason,
                 int(repaired),
@@ -125,16 +129,25 @@ class RunStore:
         )
 
     def save_failed(
-        self, key: str, *, step: str, provider: str, attempts: int, error_kind: str, error: str, started: float | None
+        self,
+        key: str,
+        *,
+        step: str,
+        provider: str,
+        attempts: int,
+        request: str,
+        error_kind: str,
+        error: str,
+        started: float | None,
     ) -> None:
         # A failure never overwrites a success (a duplicate key in one run is a bug, not a reason to lose data).
         self._db.execute(
-            "INSERT INTO items (key, step, provider, status, attempts, error_kind, last_error, started, finished)"
-            " VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?)"
+            "INSERT INTO items (key, step, provider, status, attempts, request, error_kind, last_error, started,"
+            " finished) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET attempts = items.attempts + excluded.attempts,"
             " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished"
             " WHERE items.status = 'failed'",
-            (key, step, provider, attempts, error_kind, error, started, time.time()),
+            (key, step, provider, attempts, request, error_kind, error, started, time.time()),
         )
 
     def done_keys(self) -> set[str]:
@@ -142,7 +155,7 @@ class RunStore:
 
     def get(self, key: str) -> StoredItem | None:
         row = self._db.execute(
-            "SELECT key, step, provider, status, attempts, response, error_kind, last_error, prompt_tokens,"
+            "SELECT key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
             " completion_tokens, cost_usd FROM items WHERE key = ?",
             (key,),
         ).fetchone()
@@ -150,7 +163,7 @@ class RunStore:
 
     def iter_done(self) -> Iterator[StoredItem]:
         cursor = self._db.execute(
-            "SELECT key, step, provider, status, attempts, response, error_kind, last_error, prompt_tokens,"
+            "SELECT key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
             " completion_tokens, cost_usd FROM items WHERE status = 'done'"
         )
         for row in cursor:
