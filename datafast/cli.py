@@ -25,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate = commands.add_parser("generate", help="run a config file (YAML or TOML) and write its dataset")
     generate.add_argument("config")
     generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    generate.add_argument("--max-cost", type=float, help="stop cleanly once this run has spent this many USD")
+    generate.add_argument(
+        "--overwrite", action="store_true", help="delete an earlier output and its run folder first"
+    )
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
@@ -38,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         if args.command == "generate":
-            return _generate(args.config, progress=not args.no_progress)
+            return _generate(args.config, not args.no_progress, args.max_cost, args.overwrite)
         return _plan(args.config, args.samples)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
@@ -61,19 +65,24 @@ def _load(path: str):  # type: ignore[no-untyped-def]
     return dataset_for(config), providers_from_specs(specs, path)
 
 
-def _generate(path: str, progress: bool) -> int:
+def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool) -> int:
+    from datafast.engine.run import run_folder
+
     dataset, llms = _load(path)
     expected = dataset.get_num_expected_rows(llms)
-    dataset.generate(llms, show_progress=progress)
+    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
     stats = dataset.stats
+    assert stats is not None
     print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
-    if stats is not None:
-        cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
-        print(
-            f"{stats.succeeded} requests done, {stats.failed} failed, {stats.retries} retries, "
-            f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost}"
-        )
-    return 1 if dataset.failures else 0
+    cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
+    print(
+        f"{stats.succeeded} requests done, {stats.failed} failed, {stats.retries} retries, "
+        f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
+    )
+    print(f"summary: {run_folder(dataset.config.output_file) / 'summary.json'}")
+    if stats.stopped:
+        print(f"stopped early: {stats.stopped}; run the same command again to continue")
+    return 1 if dataset.failures or stats.stopped else 0
 
 
 def _plan(path: str, samples: int) -> int:
