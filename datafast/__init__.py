@@ -10,6 +10,7 @@ from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, Prov
 from datafast.llms import (  # noqa: E402
     AnthropicProvider,
     GeminiProvider,
+    LocalProvider,
     OllamaProvider,
     OpenAICompatibleProvider,
     OpenAIProvider,
@@ -29,6 +30,7 @@ __all__ = [
     "ConfigError",
     "DatafastError",
     "GeminiProvider",
+    "LocalProvider",
     "MissingAPIKeyError",
     "OllamaProvider",
     "OpenAICompatibleProvider",

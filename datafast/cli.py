@@ -59,9 +59,11 @@ def _load(path: str):  # type: ignore[no-untyped-def]
 
     config, specs = load_dataset_config(path)
     if not specs:
-        from datafast.errors import ConfigError
+        from datafast.llms.providers import default_providers
 
-        raise ConfigError(f"{path}: no llms: list the providers to use, e.g. llms: [{{provider: openai}}]")
+        llms = default_providers()
+        console.print(f"no llms: in {path}; using {llms[0].name}")
+        return dataset_for(config), llms
     return dataset_for(config), providers_from_specs(specs, path)
 
 

@@ -61,6 +61,9 @@ def plan_run(dataset: DatasetBase, llms: Sequence[LLMProvider], n_samples: int =
     for llm in llms:
         prompt_tokens = int(mean_prompt_tokens * requests)
         completion_tokens = requests * samples * per_sample
+        if llm.provider_name == "local":
+            plans.append(ProviderPlan(llm.name, requests, requests * samples, 0, 0, 0.0))
+            continue
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(
                 model=f"{llm.litellm_prefix}/{llm.model_id}",

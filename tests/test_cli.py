@@ -80,7 +80,6 @@ def test_plan_prices_a_known_model(llm_server, tmp_path):
     ("content", "expected"),
     [
         ("dataset_type: text_classification\nclasses: []\n", "classes: give at least one class"),
-        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\n", "no llms"),
         (
             "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: openai, api_key: sk-1}]\n",
             "do not put api_key in a config file; set OPENAI_API_KEY",

@@ -126,7 +126,7 @@ class DatasetBase(ABC):
                 total += expansion.num_random_samples
         return total * n_combos
 
-    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider]) -> int:
+    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
         """How many records a complete run makes: requests × samples per request. Known before any spend."""
         providers = _provider_list(llms)
         return self.num_requests_per_provider() * len(providers) * self.config.num_samples_per_prompt
@@ -152,14 +152,15 @@ class DatasetBase(ABC):
 
     def generate(
         self,
-        llms: LLMProvider | Sequence[LLMProvider],
+        llms: LLMProvider | Sequence[LLMProvider] | None = None,
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
         max_cost: float | None = None,
         overwrite: bool = False,
     ) -> Self:
-        """Generate the dataset with every provider in `llms`, concurrently, and return `self`.
+        """Generate the dataset with every provider in `llms`, concurrently, and return `self`. With no
+        provider named, the first hosted one whose API key is set is used, else the built-in local model.
 
         Records are appended to `config.output_file` as they arrive, and every answer is kept in a run
         store next to it (`<name>.datafast/`): running the same config again resumes, asking only for what
@@ -178,7 +179,7 @@ class DatasetBase(ABC):
 
     async def agenerate(
         self,
-        llms: LLMProvider | Sequence[LLMProvider],
+        llms: LLMProvider | Sequence[LLMProvider] | None = None,
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
@@ -203,8 +204,12 @@ class DatasetBase(ABC):
         write_jsonl(filepath, self.data_rows)
 
 
-def _provider_list(llms: LLMProvider | Sequence[LLMProvider]) -> list[LLMProvider]:
-    providers = [llms] if isinstance(llms, LLMProvider) else list(llms or [])
+def _provider_list(llms: LLMProvider | Sequence[LLMProvider] | None) -> list[LLMProvider]:
+    if llms is None:
+        from datafast.llms.providers import default_providers
+
+        return default_providers()
+    providers = [llms] if isinstance(llms, LLMProvider) else list(llms)
     if not providers:
         raise ConfigError("give at least one LLM provider, e.g. generate([OpenAIProvider()])")
     for i, provider in enumerate(providers):

@@ -113,6 +113,10 @@ class DatasetRun:
         self.resumed_requests = 0
 
     async def execute(self) -> RunStats:
+        for provider in self.providers:
+            warning = provider.language_warning(list(self.dataset.config.languages))
+            if warning:
+                log.warning("%s: %s", provider.name, warning)
         if self.overwrite:
             self.output.path.unlink(missing_ok=True)
             shutil.rmtree(self.folder, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
+from datafast.llms.local import LocalProvider
 from datafast.llms.providers import (
     PROVIDERS,
     AnthropicProvider,
@@ -9,6 +10,7 @@ from datafast.llms.providers import (
     OllamaProvider,
     OpenAICompatibleProvider,
     OpenAIProvider,
+    default_providers,
 )
 
 __all__ = [
@@ -18,7 +20,9 @@ __all__ = [
     "Completion",
     "GeminiProvider",
     "LLMProvider",
+    "LocalProvider",
     "OllamaProvider",
     "OpenAICompatibleProvider",
     "OpenAIProvider",
+    "default_providers",
 ]

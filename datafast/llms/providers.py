@@ -67,7 +67,22 @@ class OpenAICompatibleProvider(LLMProvider):
     default_api_key: ClassVar[str | None] = "none"
 
 
-PROVIDERS: dict[str, type[LLMProvider]] = {
-    cls.provider_name: cls
-    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider, OllamaProvider, OpenAICompatibleProvider)
-}
+def _all_providers() -> dict[str, type[LLMProvider]]:
+    from datafast.llms.local import LocalProvider
+
+    classes = (OpenAIProvider, AnthropicProvider, GeminiProvider, OllamaProvider, OpenAICompatibleProvider)
+    return {cls.provider_name: cls for cls in (*classes, LocalProvider)}
+
+
+PROVIDERS: dict[str, type[LLMProvider]] = _all_providers()
+
+
+def default_providers() -> list[LLMProvider]:
+    """What runs when the user names no provider: the first hosted one whose key is set, else the built-in
+    local model (no key, no network)."""
+    import os
+
+    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider):
+        if any(os.environ.get(name) for name in cls.api_key_env):
+            return [cls()]
+    return [PROVIDERS["local"]()]

@@ -24,7 +24,7 @@ def providers_from_specs(specs: list[dict[str, Any]], source: str) -> list[LLMPr
         if "api_key" in spec:
             variable = " or ".join(cls.api_key_env) or "the provider's key variable"
             raise ConfigError(f"{where}: do not put api_key in a config file; set {variable} in the environment")
-        allowed = [p for p in inspect.signature(LLMProvider.__init__).parameters if p not in ("self", "api_key")]
+        allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "api_key", "kwargs")]
         unknown = sorted(set(spec) - set(allowed))
         if unknown:
             raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; allowed: provider, {', '.join(allowed)}")

