@@ -114,6 +114,6 @@ def test_quickstart_config_runs_from_the_cli(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
-    assert len(rows) >= 8 and {r["label"] for r in rows} == {"positive", "negative"}
+    assert len(rows) == 12 and {r["label"] for r in rows} == {"positive", "negative"}
     for row in rows:
         TextClassificationRow.model_validate(row)

@@ -37,32 +37,41 @@ class RunObserver(Protocol):
 
 
 @dataclass
-class ProviderStats:
-    """Counts for one provider in one run."""
+class Counts:
+    """Outcome counters shared by a whole run and each of its providers."""
 
     succeeded: int = 0
     failed: int = 0
     retries: int = 0
-    rate_limited: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     failures_by_reason: Counter[str] = field(default_factory=Counter)
+
+    def count_success(self, completion: Completion) -> None:
+        self.succeeded += 1
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.cost_usd += completion.cost_usd or 0.0
+
+    def count_failure(self, kind: str) -> None:
+        self.failed += 1
+        self.failures_by_reason[kind] += 1
+
+
+@dataclass
+class ProviderStats(Counts):
+    """Counts for one provider in one run, with how far its concurrency backed off."""
+
+    rate_limited: int = 0
     lowest_concurrency: int | None = None
 
 
 @dataclass
-class RunStats:
+class RunStats(Counts):
     """Counts for one run of the engine, in total and per provider."""
 
-    succeeded: int = 0
-    failed: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
     wall_seconds: float = 0.0
-    failures_by_reason: Counter[str] = field(default_factory=Counter)
     aborted_providers: dict[str, str] = field(default_factory=dict)
     providers: dict[str, ProviderStats] = field(default_factory=dict)
     stopped: str | None = None
@@ -171,8 +180,8 @@ async def run_work(
                     lane.stats.rate_limited += 1
                 if policy.should_retry(failure, item.attempts) and not lane.aborted and not stop_reason():
                     delay = policy.delay(failure, item.attempts, rng)
-                    stats.retries += 1
-                    lane.stats.retries += 1
+                    for counts in (stats, lane.stats):
+                        counts.retries += 1
                     observer.on_retry(item, failure, delay)
                     await asyncio.sleep(delay)
                     continue
@@ -186,9 +195,8 @@ async def run_work(
                     error=failure.message,
                     started=first_try,
                 )
-                for s in (stats, lane.stats):
-                    s.failed += 1
-                    s.failures_by_reason[failure.kind] += 1
+                for counts in (stats, lane.stats):
+                    counts.count_failure(failure.kind)
                 if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
                     lane.aborted = failure.message
                     stats.aborted_providers.setdefault(provider.name, failure.message)
@@ -208,11 +216,8 @@ async def run_work(
                 cost_usd=completion.cost_usd,
                 started=first_try,
             )
-            for s in (stats, lane.stats):
-                s.succeeded += 1
-                s.prompt_tokens += completion.prompt_tokens
-                s.completion_tokens += completion.completion_tokens
-                s.cost_usd += completion.cost_usd or 0.0
+            for counts in (stats, lane.stats):
+                counts.count_success(completion)
             observer.on_success(item, completion)
             if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
                 stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"

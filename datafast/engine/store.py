@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,12 @@ class StoredItem:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+
+
+_ITEM_COLUMNS = (
+    "key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
+    " completion_tokens, cost_usd"
+)
 
 
 class RunStore:
@@ -154,20 +159,8 @@ class RunStore:
         return {row[0] for row in self._db.execute("SELECT key FROM items WHERE status = 'done'")}
 
     def get(self, key: str) -> StoredItem | None:
-        row = self._db.execute(
-            "SELECT key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
-            " completion_tokens, cost_usd FROM items WHERE key = ?",
-            (key,),
-        ).fetchone()
+        row = self._db.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE key = ?", (key,)).fetchone()
         return StoredItem(*row) if row else None
-
-    def iter_done(self) -> Iterator[StoredItem]:
-        cursor = self._db.execute(
-            "SELECT key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
-            " completion_tokens, cost_usd FROM items WHERE status = 'done'"
-        )
-        for row in cursor:
-            yield StoredItem(*row)
 
     def totals(self) -> dict[str, Any]:
         """Counts, tokens and cost over the whole run, across every session that worked on it."""
