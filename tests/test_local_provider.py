@@ -46,7 +46,12 @@ def test_classification_with_the_local_provider(tmp_path):
 def test_raw_text_through_openai_compatible_provider_on_the_local_server(tmp_path):
     base = shared_server().start()
     llm = OpenAICompatibleProvider(
-        shared_server().alias, api_base=base, temperature=0.8, max_completion_tokens=400, max_concurrency=4
+        shared_server().alias,
+        api_base=base,
+        temperature=0.8,
+        max_completion_tokens=400,
+        max_concurrency=4,
+        string_max_length=300,
     )
     config = RawDatasetConfig(
         document_types=["short blog post"],

@@ -37,6 +37,8 @@ class LLMProvider:
     Arguments: `model_id` (else the provider's default), `api_key` (else the provider's environment
     variable), `api_base` (else its environment variable), sampling parameters, a per-request `timeout`
     in seconds, and the limits the engine respects: `max_concurrency`, `rpm_limit`, `tpm_limit`.
+    `string_max_length` adds a `maxLength` to every string of the response schema: small self-hosted
+    models otherwise often write until the token limit and never close their JSON.
     """
 
     provider_name: ClassVar[str] = ""
@@ -62,6 +64,7 @@ class LLMProvider:
         max_concurrency: int = 16,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
+        string_max_length: int | None = None,
     ) -> None:
         name = type(self).__name__
         model_id = model_id or self.default_model_id
@@ -74,6 +77,7 @@ class LLMProvider:
             ("max_concurrency", max_concurrency),
             ("rpm_limit", rpm_limit),
             ("tpm_limit", tpm_limit),
+            ("string_max_length", string_max_length),
         ):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name}: {arg} must be a whole number >= 1, got {value!r}")
@@ -88,6 +92,7 @@ class LLMProvider:
         self.max_concurrency = max_concurrency
         self.rpm_limit = rpm_limit
         self.tpm_limit = tpm_limit
+        self.string_max_length = string_max_length
         self.api_base = _normalise_base(api_base or _first_env(self.api_base_env) or self.default_api_base)
         self.__api_key = api_key or _first_env(self.api_key_env) or self.default_api_key
         if self.needs_api_key and not self.__api_key:
@@ -117,6 +122,7 @@ class LLMProvider:
             "temperature": self.temperature,
             "top_p": self.top_p,
             "max_completion_tokens": self.max_completion_tokens,
+            "string_max_length": self.string_max_length,
         }
 
     def language_warning(self, language_codes: list[str]) -> str | None:
@@ -147,7 +153,7 @@ class LLMProvider:
         if self.max_completion_tokens is not None:
             kwargs["max_tokens"] = self.max_completion_tokens
         if response_model is not None:
-            kwargs["response_format"] = response_format_for(response_model)
+            kwargs["response_format"] = response_format_for(response_model, self.string_max_length)
         return kwargs
 
     async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:

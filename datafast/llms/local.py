@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from datafast.errors import ConfigError
 from datafast.llms.base import Completion, LLMProvider, Messages
 
 
@@ -46,8 +45,6 @@ class LocalProvider(LLMProvider):
     ) -> None:
         from datafast.llms.local_model import DEFAULT_N_PARALLEL, LOCAL_GENERATION_DEFAULTS, shared_server
 
-        if string_max_length is not None and string_max_length < 1:
-            raise ConfigError(f"LocalProvider: string_max_length must be >= 1 or None, got {string_max_length!r}")
         server = shared_server(model_path)  # checks xllamacpp and the file now; loads on the first request
         defaults = LOCAL_GENERATION_DEFAULTS
         super().__init__(
@@ -59,9 +56,9 @@ class LocalProvider(LLMProvider):
             timeout=timeout,
             rpm_limit=rpm_limit,
             tpm_limit=tpm_limit,
+            string_max_length=string_max_length,
         )
         self.frequency_penalty = defaults["frequency_penalty"] if frequency_penalty is None else frequency_penalty
-        self.string_max_length = string_max_length
         self.model_path = server.model_path
         self._server = server
         self._start_lock = threading.Lock()
@@ -78,17 +75,11 @@ class LocalProvider(LLMProvider):
         return None
 
     def generation_params(self) -> dict[str, Any]:
-        return {
-            **super().generation_params(),
-            "frequency_penalty": self.frequency_penalty,
-            "string_max_length": self.string_max_length,
-        }
+        return {**super().generation_params(), "frequency_penalty": self.frequency_penalty}
 
     def _request_kwargs(self, messages: Messages, response_model: type[BaseModel] | None) -> dict[str, Any]:
         kwargs = super()._request_kwargs(messages, response_model)
         kwargs["frequency_penalty"] = self.frequency_penalty
-        if response_model is not None and self.string_max_length:
-            _limit_strings(kwargs["response_format"]["json_schema"]["schema"], self.string_max_length)
         return kwargs
 
     async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:
@@ -103,14 +94,3 @@ class LocalProvider(LLMProvider):
             if self.api_base is None:
                 self.api_base = self._server.start()
 
-
-def _limit_strings(node: Any, limit: int) -> None:
-    """Give every string in a JSON schema a `maxLength` (keeping a smaller one), in place."""
-    if isinstance(node, dict):
-        if node.get("type") == "string" and "enum" not in node and "const" not in node:
-            node["maxLength"] = min(node.get("maxLength", limit), limit)
-        for value in node.values():
-            _limit_strings(value, limit)
-    elif isinstance(node, list):
-        for value in node:
-            _limit_strings(value, limit)

@@ -40,12 +40,25 @@ def strict_schema_json(model: type[BaseModel]) -> str:
     return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
 
-def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAI `response_format` LiteLLM translates for each provider (tool call, output_format, ...)."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": model.__name__, "schema": strict_json_schema(model), "strict": True},
-    }
+def response_format_for(model: type[BaseModel], string_max_length: int | None = None) -> dict[str, Any]:
+    """The OpenAI `response_format` LiteLLM translates for each provider (tool call, output_format, ...),
+    with every string capped at `string_max_length` characters when given."""
+    schema = strict_json_schema(model)
+    if string_max_length:
+        _limit_strings(schema, string_max_length)
+    return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema, "strict": True}}
+
+
+def _limit_strings(node: Any, limit: int) -> None:
+    """Give every free-text string in a JSON schema a `maxLength` (keeping a smaller one), in place."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            node["maxLength"] = min(node.get("maxLength", limit), limit)
+        for value in node.values():
+            _limit_strings(value, limit)
+    elif isinstance(node, list):
+        for value in node:
+            _limit_strings(value, limit)
 
 
 def parse_structured(text: str | None, model: type[BaseModel]) -> BaseModel:
