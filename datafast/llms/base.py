@@ -169,10 +169,7 @@ class LLMProvider:
             raise classify_litellm_error(exc, self._secrets()) from None
         choice = response.choices[0]
         usage = getattr(response, "usage", None)
-        try:
-            cost = float(litellm.completion_cost(completion_response=response))
-        except Exception:  # unknown model in the price map: cost unknown, not an error
-            cost = None
+        cost = _response_cost(litellm, response)
         return Completion(
             text=choice.message.content or "",
             parsed=None,
@@ -226,6 +223,17 @@ class LLMProvider:
             completion = asyncio.run(self.acomplete(msgs, response_format))
             return completion.parsed if response_format is not None else completion.text
         raise RuntimeError("generate() cannot run inside an event loop; use `await provider.acomplete(...)`")
+
+
+def _response_cost(litellm: Any, response: Any) -> float | None:
+    """The request's cost in USD: LiteLLM has usually priced it already; else ask it; None when unknown."""
+    known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+    if known is not None:
+        return float(known)
+    try:
+        return float(litellm.completion_cost(completion_response=response))
+    except Exception:  # a model missing from the price map: cost unknown, not an error
+        return None
 
 
 def _first_env(names: tuple[str, ...]) -> str | None:
