@@ -6,9 +6,12 @@ Import this module before anything that imports LiteLLM: `offline_env()` must ru
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -49,6 +52,48 @@ def machine_line() -> str:
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} "
         f"{platform.release()}, {time.strftime('%Y-%m-%d %H:%M')}"
     )
+
+
+def datafast_revision() -> str:
+    """The git commit of the datafast checkout being measured (with '+dirty' if its files have changes)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "datafast"], capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def cpu_calibration_ms(rounds: int = 5) -> float:
+    """Median time of a fixed pure-Python workload (dicts, JSON, hashing), in ms. This machine's CPU speed
+    drifts over time (shared host); printing this next to a result lets runs made at different times be
+    compared: a result measured while this number is high was measured on a slow moment."""
+    payload = {"messages": [{"role": "user", "content": "x" * 200}], "params": {"model": "m", "t": 0.7}}
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for i in range(4000):
+            payload["draw"] = i
+            blob = json.dumps(payload, sort_keys=True)
+            hashlib.sha256(blob.encode()).hexdigest()
+            json.loads(blob)
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return 1000 * times[len(times) // 2]
+
+
+def header_lines() -> list[str]:
+    """What every benchmark prints first: machine, datafast revision, CPU calibration."""
+    return [
+        f"machine: {machine_line()}",
+        f"datafast revision: {datafast_revision()}",
+        f"CPU calibration: {cpu_calibration_ms():.1f} ms (fixed pure-Python workload; higher = slower moment)",
+    ]
 
 
 def current_rss_mib() -> float:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RssSampler, count_lines, current_rss_mib, machine_line, offline_env, peak_rss_mib, point_openai_at
+from _common import RssSampler, count_lines, current_rss_mib, header_lines, offline_env, peak_rss_mib, point_openai_at
 
 offline_env()
 
@@ -117,7 +117,7 @@ def main() -> int:
     config = make_config(args.items, output)
     dataset = ClassificationDataset(config)
     n_requests = dataset.num_requests_per_provider()
-    print(f"machine: {machine_line()}")
+    print("\n".join(header_lines()))
     print(
         f"workload: {n_requests} work items (4 classes × {len(STYLES)} styles × "
         f"{len(config.expansion.placeholders['topic'])} topics, 1 text each), max_concurrency {args.concurrency}, "

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import count_lines, machine_line, offline_env, point_openai_at
+from _common import count_lines, cpu_calibration_ms, header_lines, offline_env, point_openai_at
 
 offline_env()
 
@@ -259,7 +259,7 @@ def main() -> int:
 
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="df-throughput-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine_line()}")
+    print("\n".join(header_lines()))
     print(
         f"workload: {args.requests} structured-output requests (classification, 1 text each), "
         f"max_concurrency {args.concurrency}, zero-latency server in a child process; outputs in {workdir}"
@@ -283,6 +283,7 @@ def main() -> int:
                 f"{result.wall_s:.2f} s -> {rates[-1]:.1f} req/s, peak in flight {stats.max_in_flight}"
             )
             print(f"       {result.line(stats.total)}")
+        print(f"CPU calibration after the measured runs: {cpu_calibration_ms():.1f} ms")
         median = statistics.median(rates)
         verdict = "MET" if median >= TARGET_RPS else "NOT MET"
         print(

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import count_lines, machine_line, offline_env, point_openai_at
+from _common import count_lines, header_lines, offline_env, point_openai_at
 
 offline_env()
 
@@ -231,7 +231,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     python = None if args.skip_old else ensure_old_venv()
 
-    print(f"machine: {machine_line()}")
+    print("\n".join(header_lines()))
     print(
         f"config: {len(CLASSES)} classes × 1 language × 1 prompt × {len(topics)} topics = {n_requests} requests, "
         f"{args.samples} texts each; server latency {args.latency * 1000:.0f} ms; our max_concurrency "
