@@ -134,9 +134,6 @@ async def run_work(
     rng = random.Random(seed)
     started = time.monotonic()
 
-    def stop_reason() -> str | None:
-        return stats.stopped
-
     async def call(lane: _Lane, item: WorkItem) -> Completion:
         estimate = lane.estimate_tokens(item)
         if lane.requests:
@@ -178,7 +175,7 @@ async def run_work(
             except CallFailure as failure:
                 if failure.kind == "rate_limit":
                     lane.stats.rate_limited += 1
-                if policy.should_retry(failure, item.attempts) and not lane.aborted and not stop_reason():
+                if policy.should_retry(failure, item.attempts) and not lane.aborted and not stats.stopped:
                     delay = policy.delay(failure, item.attempts, rng)
                     for counts in (stats, lane.stats):
                         counts.retries += 1
@@ -225,7 +222,7 @@ async def run_work(
 
     async def worker(lane: _Lane, items: Iterator[WorkItem]) -> None:
         for item in items:
-            if lane.aborted or stop_reason():
+            if lane.aborted or stats.stopped:
                 return
             await process(lane, item)
 
