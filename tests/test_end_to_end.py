@@ -215,13 +215,26 @@ def test_invalid_json_twice_fails_that_request_and_keeps_the_rest(openai_env, tm
     assert len(openai_env.requests()) == 1 and len(read_jsonl(path)) == 1 + 20
 
 
-def test_truncated_answer_is_repaired(openai_env, tmp_path):
+def test_truncated_answer_without_a_token_limit_is_repaired(openai_env, tmp_path):
     openai_env.set_behavior(script=["truncated"])
     dataset = ClassificationDataset(concept_classification(tmp_path / "out.jsonl"))
     dataset.generate(OpenAIProvider(), show_progress=False)
     assert len(dataset.data_rows) == 20
     repair = [r for r in openai_env.requests() if "cut off at the token limit" in r.prompt_text]
     assert len(repair) == 1
+
+
+def test_answer_cut_off_at_the_token_limit_is_asked_again_with_twice_the_budget(openai_env, tmp_path):
+    openai_env.set_behavior(script=["truncated"], script_match="negative")
+    dataset = ClassificationDataset(concept_classification(tmp_path / "out.jsonl"))
+    dataset.generate(OpenAIProvider(max_completion_tokens=700), show_progress=False)
+    assert len(dataset.data_rows) == 20 and not dataset.failures
+    requests = openai_env.requests()
+    cut = [r for r in requests if r.outcome == "truncated"]
+    assert len(cut) == 1 and len(requests) == 5
+    again = [r for r in requests if r.prompt_text == cut[0].prompt_text and r is not cut[0]]
+    assert [r.max_tokens for r in again] == [1400] and cut[0].max_tokens == 700
+    assert not any("could not be used" in r.prompt_text for r in requests)
 
 
 def test_transient_faults_are_retried_and_nothing_is_lost(openai_env, tmp_path):

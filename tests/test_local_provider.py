@@ -49,7 +49,7 @@ def test_raw_text_through_openai_compatible_provider_on_the_local_server(tmp_pat
         shared_server().alias,
         api_base=base,
         temperature=0.8,
-        max_completion_tokens=400,
+        max_completion_tokens=600,
         max_concurrency=4,
         string_max_length=300,
     )

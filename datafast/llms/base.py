@@ -132,7 +132,9 @@ class LLMProvider:
     def _secrets(self) -> tuple[str, ...]:
         return (self.__api_key,) if self.__api_key and self.__api_key != self.default_api_key else ()
 
-    def _request_kwargs(self, messages: Messages, response_model: type[BaseModel] | None) -> dict[str, Any]:
+    def _request_kwargs(
+        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+    ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": f"{self.litellm_prefix}/{self.model_id}",
             "messages": messages,
@@ -150,19 +152,21 @@ class LLMProvider:
             kwargs["temperature"] = self.temperature
         if self.top_p is not None:
             kwargs["top_p"] = self.top_p
-        if self.max_completion_tokens is not None:
-            kwargs["max_tokens"] = self.max_completion_tokens
+        if max_tokens or self.max_completion_tokens:
+            kwargs["max_tokens"] = max_tokens or self.max_completion_tokens
         if response_model is not None:
             kwargs["response_format"] = response_format_for(response_model, self.string_max_length)
         return kwargs
 
-    async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:
+    async def _call(
+        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+    ) -> Completion:
         apply_offline_defaults()
         import litellm
 
         litellm.suppress_debug_info = True
         try:
-            response = await litellm.acompletion(**self._request_kwargs(messages, response_model))
+            response = await litellm.acompletion(**self._request_kwargs(messages, response_model, max_tokens))
         except CallFailure:
             raise
         except Exception as exc:  # LiteLLM raises many types; classify them all in one place.
@@ -180,8 +184,10 @@ class LLMProvider:
         )
 
     async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
-        """One logical request. With a response model, an answer that does not validate (or was cut off)
-        gets exactly one repair retry; if that fails too, CallFailure(kind="invalid_response") is raised."""
+        """One logical request. With a response model, an answer that does not validate gets exactly one
+        repair retry; if that fails too, CallFailure(kind="invalid_response") is raised. An answer cut off at
+        `max_completion_tokens` is asked again as it was, with twice the token budget: a fresh start with
+        room to finish works better than asking a model to shorten what it wrote."""
         first = await self._call(messages, response_model)
         if response_model is None:
             return first
@@ -190,9 +196,12 @@ class LLMProvider:
             return first
         except ValueError as exc:
             reason = str(exc)
-            if first.finish_reason == "length":
-                reason += " (the answer was cut off at the token limit)"
-        second = await self._call(repair_messages(messages, first.text, reason, response_model), response_model)
+        if first.finish_reason == "length":
+            reason += " (the answer was cut off at the token limit)"
+        if first.finish_reason == "length" and self.max_completion_tokens:
+            second = await self._call(messages, response_model, max_tokens=2 * self.max_completion_tokens)
+        else:
+            second = await self._call(repair_messages(messages, first.text, reason, response_model), response_model)
         second.prompt_tokens += first.prompt_tokens
         second.completion_tokens += first.completion_tokens
         if first.cost_usd is not None or second.cost_usd is not None:

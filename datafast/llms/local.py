@@ -77,15 +77,19 @@ class LocalProvider(LLMProvider):
     def generation_params(self) -> dict[str, Any]:
         return {**super().generation_params(), "frequency_penalty": self.frequency_penalty}
 
-    def _request_kwargs(self, messages: Messages, response_model: type[BaseModel] | None) -> dict[str, Any]:
-        kwargs = super()._request_kwargs(messages, response_model)
+    def _request_kwargs(
+        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        kwargs = super()._request_kwargs(messages, response_model, max_tokens)
         kwargs["frequency_penalty"] = self.frequency_penalty
         return kwargs
 
-    async def _call(self, messages: Messages, response_model: type[BaseModel] | None) -> Completion:
+    async def _call(
+        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+    ) -> Completion:
         if self.api_base is None:
             await asyncio.to_thread(self._start_server)
-        completion = await super()._call(messages, response_model)
+        completion = await super()._call(messages, response_model, max_tokens)
         completion.cost_usd = 0.0
         return completion
 

@@ -85,6 +85,7 @@ async def _serve(
     key = protocol.api_key(request.headers, request.query)
     phash = prompt_hash(req.model, req.prompt_text)
     record.model, record.prompt_hash, record.schema_requested = req.model, phash, req.schema is not None
+    record.max_tokens = req.max_tokens
     record.has_auth, record.api_key_sha256 = key is not None, key_hash(key) if key else None
     if behavior.log_bodies:
         record.prompt_text = req.prompt_text

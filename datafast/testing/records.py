@@ -39,6 +39,7 @@ class RequestRecord:
     prompt_text: str = ""
     prompt_hash: str = ""
     schema_requested: bool = False
+    max_tokens: int | None = None
     outcome: str = "ok"
     content: str = ""
     prompt_tokens: int = 0
