@@ -1,15 +1,20 @@
 """What every dataset type shares: expanding its prompts into requests and the public `generate` API.
-A dataset type only describes its prompts, its response model and how a response becomes records;
-running them (concurrency, retries, the store, files) lives in `datafast.engine`."""
+
+A dataset type only describes what to ask and how an answer becomes records; running the questions
+(concurrency, retries, the store, files) lives in `datafast.engine`. A single-step type implements
+`mandatory_combinations`, `response_model` and `records_from`. A multi-step type (chat, MCQ, preference)
+also overrides `first_asks` and `on_answer`: each answer may produce records and further `Ask`s, which the
+engine runs as soon as that answer is in, so every chain (a conversation, a question and its answers)
+moves through its steps on its own."""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel
 
@@ -20,6 +25,8 @@ from datafast.llms.base import LLMProvider
 from datafast.outputs import write_jsonl
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,33 @@ class PromptRequest:
     language: str
     fields: dict[str, str]
     draw: int
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question a dataset type wants answered.
+
+    `step` names the stage (it is part of the request's key); `role` names which LLM answers (`"llms"`: the
+    provider the chain runs with; a multi-role type such as preference names its own roles); `origin` is
+    the prompt the chain started from, whose template, placeholders and language every record carries;
+    `state` is the type's own data for `on_answer` (earlier answers, the turn number, ...). A chain must be
+    reproducible from its answers alone: the same answers give the same asks, so a rerun replays stored
+    answers instead of paying for them again."""
+
+    step: str
+    messages: list[dict[str, str]]
+    response_model: type[BaseModel] | None
+    origin: PromptRequest
+    role: str = "llms"
+    state: Any = None
+
+
+@dataclass
+class Outcome:
+    """What one answer gives: records to write now, and the asks that follow it in its chain."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    then: list[Ask] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -56,12 +90,16 @@ class FailedRequest:
 
 
 class DatasetBase(ABC):
-    """Base of the dataset types. Subclasses implement `mandatory_combinations`, `response_model` and
-    `records_from`; they inherit `get_num_expected_rows`, `generate`, `data_rows` and `to_jsonl`."""
+    """Base of the dataset types. Subclasses implement `mandatory_combinations` and either `response_model`
+    and `records_from` (one step) or `first_asks` and `on_answer` (several steps, with `num_requests` and
+    `get_num_expected_rows` to match); they inherit `generate`, `data_rows` and `to_jsonl`."""
 
     config_class: ClassVar[type[DatasetConfig]]
     record_class: ClassVar[type[DatasetRow]]
     step_name: ClassVar[str] = "generate"
+
+    # The LLM roles a chain needs; `generate(llms)` binds "llms" to each provider in turn.
+    roles: ClassVar[tuple[str, ...]] = ("llms",)
 
     def __init__(self, config: DatasetConfig) -> None:
         if not isinstance(config, self.config_class):
@@ -70,7 +108,7 @@ class DatasetBase(ABC):
             )
         self.config = config
         self._data_rows: list[DatasetRow] | None = []
-        self._providers: list[LLMProvider] = []
+        self._record_request_ids: set[str] = set()
         self.failures: list[FailedRequest] = []
         self.stats: RunStats | None = None
 
@@ -80,13 +118,25 @@ class DatasetBase(ABC):
     def mandatory_combinations(self) -> list[MandatoryCombination]:
         """Every combination of the type's own dimensions, with the `{mandatory}` values for each."""
 
-    @abstractmethod
     def response_model(self) -> type[BaseModel]:
-        """The Pydantic model the LLM must answer with."""
+        """The Pydantic model the LLM must answer with (single-step types)."""
+        raise NotImplementedError(f"{type(self).__name__} overrides first_asks instead")
 
-    @abstractmethod
     def records_from(self, request: PromptRequest, answer: Any) -> list[dict[str, Any]]:
-        """The type's own fields (text, label, ...) of each record made from one validated answer."""
+        """The type's own fields (text, label, ...) of each record made from one validated answer
+        (single-step types)."""
+        raise NotImplementedError(f"{type(self).__name__} overrides on_answer instead")
+
+    def first_asks(self) -> Iterator[Ask]:
+        """The first question of every chain, lazily. By default one single-step ask per prompt."""
+        response_model = self.response_model()
+        for request in self.prompt_requests():
+            yield Ask(self.step_name, [{"role": "user", "content": request.prompt}], response_model, request)
+
+    def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
+        """Records and follow-up asks from one validated answer, given by the model `model_id`. Raise
+        ValueError to reject an answer that validates but cannot be used; it is then asked again."""
+        return Outcome(records=self.records_from(ask.origin, answer))
 
     # -- prompts and counts -----------------------------------------------------------------------------
 
@@ -126,10 +176,19 @@ class DatasetBase(ABC):
                 total += expansion.num_random_samples
         return total * n_combos
 
+    def num_requests(self) -> int:
+        """Requests one binding of LLMs (one provider, for single-role types) makes in a complete run,
+        every step counted and repair retries not."""
+        return self.num_requests_per_provider()
+
     def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
         """How many records a complete run makes: requests × samples per request. Known before any spend."""
         providers = _provider_list(llms)
         return self.num_requests_per_provider() * len(providers) * self.config.num_samples_per_prompt
+
+    def bindings(self, llms: LLMProvider | Sequence[LLMProvider] | None) -> list[dict[str, LLMProvider]]:
+        """The role → provider maps the run's chains use: by default every chain runs once per provider."""
+        return [{"llms": provider} for provider in _provider_list(llms)]
 
     def language_placeholders(self, code: str) -> dict[str, str]:
         return {"language_code": code, "language_name": self.config.languages[code]}
@@ -143,7 +202,7 @@ class DatasetBase(ABC):
         if self._data_rows is None:
             from datafast.engine.run import load_rows
 
-            self._data_rows = load_rows(self, self._providers) if self._providers else []
+            self._data_rows = load_rows(self, self._record_request_ids)
         return self._data_rows
 
     @data_rows.setter
@@ -167,15 +226,9 @@ class DatasetBase(ABC):
         is missing or failed. `retry` sets how failed requests are tried again; `max_cost` (USD) stops the
         run cleanly once this run has spent that much; `overwrite=True` deletes an earlier output and run
         folder first (needed when the config changed but the output file is the same)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(
-                self.agenerate(
-                    llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
-                )
-            )
-        raise RuntimeError("generate() cannot run inside an event loop (a notebook?): use `await agenerate(...)`")
+        return run_blocking(
+            self.agenerate(llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite)
+        )
 
     async def agenerate(
         self,
@@ -187,13 +240,15 @@ class DatasetBase(ABC):
         overwrite: bool = False,
     ) -> Self:
         """`generate` for callers already inside an event loop (notebooks, async applications)."""
+        return await self._run(
+            self.bindings(llms), show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
+        )
+
+    async def _run(self, bindings: list[dict[str, LLMProvider]], **options: Any) -> Self:
         from datafast.engine.run import DatasetRun
 
-        providers = _provider_list(llms)
-        run = DatasetRun(
-            self, providers, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
-        )
-        self._providers = providers
+        run = DatasetRun(self, bindings, **options)
+        self._record_request_ids = run.record_request_ids
         self._data_rows = None
         self.failures = []
         self.stats = await run.execute()
@@ -202,6 +257,16 @@ class DatasetBase(ABC):
     def to_jsonl(self, filepath: str | Path) -> None:
         """Write `data_rows` to `filepath` (atomically: the file is complete or untouched)."""
         write_jsonl(filepath, self.data_rows)
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `generate`'s coroutine to the end from synchronous code."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    coroutine.close()
+    raise RuntimeError("generate() cannot run inside an event loop (a notebook?): use `await agenerate(...)`")
 
 
 def _provider_list(llms: LLMProvider | Sequence[LLMProvider] | None) -> list[LLMProvider]:

@@ -1,7 +1,7 @@
 """How requests run: work items, the concurrent scheduler, retries. Knows nothing of dataset types."""
 
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import ProviderStats, RunObserver, RunStats, run_work
+from datafast.engine.runner import ProviderStats, RunObserver, RunStats, Stream, run_work
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 
@@ -11,6 +11,7 @@ __all__ = [
     "RunObserver",
     "RunStats",
     "RunStore",
+    "Stream",
     "WorkItem",
     "record_uuid",
     "run_work",

@@ -12,25 +12,24 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import RunStats, run_work
+from datafast.engine.runner import RunStats, Stream, run_work
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 from datafast.errors import ConfigError, ProviderError
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
-from datafast.llms.structured import parse_structured
 from datafast.outputs import JsonlFile
 
 if TYPE_CHECKING:
-    from datafast.datasets.base import DatasetBase, PromptRequest
+    from datafast.datasets.base import Ask, DatasetBase
     from datafast.schema.data_rows import DatasetRow
 
 log = logging.getLogger("datafast")
@@ -47,41 +46,44 @@ def config_fingerprint(dataset: DatasetBase) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def iter_work_items(
-    dataset: DatasetBase, provider: LLMProvider, response_model: type[BaseModel]
-) -> Iterator[WorkItem]:
-    """The dataset's requests for one provider, with their keys, generated lazily."""
-    for request in dataset.prompt_requests():
-        messages = [{"role": "user", "content": request.prompt}]
-        key = work_key(messages, provider, response_model, dataset.step_name, request.draw)
-        yield WorkItem(key, provider, messages, response_model, request)
+@dataclass(frozen=True)
+class _Link:
+    """A work item's place in its chain: the dataset type's ask and the chain's role → provider binding."""
+
+    ask: Ask
+    binding: dict[str, LLMProvider]
 
 
-def build_records(dataset: DatasetBase, item: WorkItem, answer: Any) -> list[DatasetRow]:
-    """Records from one validated answer: the type's own fields plus what every record carries."""
-    request: PromptRequest = item.context
+def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> WorkItem:
+    """The engine's item for one ask, sent to the provider its role is bound to."""
+    provider = binding.get(ask.role)
+    if provider is None:
+        raise ConfigError(f"this dataset needs an LLM for the role {ask.role!r}, and none was given")
+    chain = f"{ask.origin.draw}:{ask.origin.prompt}" if follow_up else None
+    key = work_key(ask.messages, provider, ask.response_model, ask.step, ask.origin.draw, chain)
+    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding))
+
+
+def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
+    """Records from one answer: the type's own fields plus what every record carries."""
+    origin = item.context.ask.origin
     common = {
         "request_id": item.key,
         "dataset_type": dataset.config.dataset_type,  # type: ignore[attr-defined]
         "model_id": item.provider.model_id,
-        "language": request.language,
-        "prompt_template": request.template,
-        "placeholders": request.placeholders,
+        "language": origin.language,
+        "prompt_template": origin.template,
+        "placeholders": origin.placeholders,
     }
-    return [
-        dataset.record_class(**common, **fields, uuid=record_uuid(item.key, i))
-        for i, fields in enumerate(dataset.records_from(request, answer))
-    ]
+    return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
-def load_rows(dataset: DatasetBase, providers: Sequence[LLMProvider]) -> list[DatasetRow]:
-    """The records of this dataset's requests that the output file holds."""
-    response_model = dataset.response_model()
-    keys = {item.key for p in providers for item in iter_work_items(dataset, p, response_model)}
+def load_rows(dataset: DatasetBase, request_ids: set[str]) -> list[DatasetRow]:
+    """The records of these requests that the output file holds."""
     return [
         dataset.record_class.model_validate(line)
         for line in JsonlFile(dataset.config.output_file).read()
-        if line.get("request_id") in keys
+        if line.get("request_id") in request_ids
     ]
 
 
@@ -91,7 +93,7 @@ class DatasetRun:
     def __init__(
         self,
         dataset: DatasetBase,
-        providers: list[LLMProvider],
+        bindings: list[dict[str, LLMProvider]],
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
@@ -101,16 +103,19 @@ class DatasetRun:
         if max_cost is not None and not max_cost > 0:
             raise ConfigError(f"max_cost must be a positive amount in USD, got {max_cost!r}")
         self.dataset = dataset
-        self.providers = providers
+        self.bindings = bindings
+        self.providers = list({id(p): p for b in bindings for p in b.values()}.values())
         self.retry = retry
         self.max_cost = max_cost
         self.overwrite = overwrite
         self.output = JsonlFile(dataset.config.output_file)
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
-        self.response_model = dataset.response_model()
         self.records_written = 0
         self.resumed_requests = 0
+        # Requests whose records belong to this run: `data_rows` reads these back from the output file.
+        self.record_request_ids: set[str] = set()
+        self.in_file: set[str] = set()
 
     async def execute(self) -> RunStats:
         for provider in self.providers:
@@ -121,26 +126,25 @@ class DatasetRun:
             self.output.path.unlink(missing_ok=True)
             shutil.rmtree(self.folder, ignore_errors=True)
         self.output.drop_incomplete_tail()
-        in_file = {line.get("request_id") for line in self.output.read()}
-        with self._open_store(bool(in_file)) as store, self.output:
-            done = store.done_keys()
-            streams = [(p, self._pending(p, store, done, in_file)) for p in self.providers]
-            total = self.dataset.num_requests_per_provider() * len(self.providers)
+        self.in_file = {line.get("request_id") for line in self.output.read()}
+        with self._open_store(bool(self.in_file)) as store, self.output:
+            streams = [self._stream(binding) for binding in self.bindings]
+            total = self.dataset.num_requests() * len(self.bindings)
             self.progress.start(total, 0)
             try:
                 stats = await run_work(
-                    streams,
-                    _Observer(self),
-                    store,
-                    step=self.dataset.step_name,
-                    policy=self.retry,
-                    max_cost=self.max_cost,
+                    streams, _Observer(self), store, done=store.done_keys(), policy=self.retry, max_cost=self.max_cost
                 )
             finally:
                 self.progress.stop()
             self._write_summary(stats, store, total)
         self._raise_if_nothing_worked(stats, total)
         return stats
+
+    def _stream(self, binding: dict[str, LLMProvider]) -> Stream:
+        providers = list({id(p): p for p in binding.values()}.values())
+        items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
+        return Stream(items, providers, workers=sum(p.max_concurrency for p in providers))
 
     def _open_store(self, output_has_records: bool) -> RunStore:
         fingerprint = config_fingerprint(self.dataset)
@@ -159,26 +163,6 @@ class DatasetRun:
         store.set_meta("config_fingerprint", fingerprint)
         store.set_meta("config", self.dataset.config.model_dump(mode="json"))
         return store
-
-    def _pending(self, provider: LLMProvider, store: RunStore, done: set[str], in_file: set[str]) -> Iterator[WorkItem]:
-        """Items still to request. A stored answer whose records never reached the file (a crash between the
-        two) is turned into records now, from the store, without asking again."""
-        for item in iter_work_items(self.dataset, provider, self.response_model):
-            if item.key not in done:
-                yield item
-                continue
-            self.resumed_requests += 1
-            if item.key not in in_file:
-                stored = store.get(item.key)
-                assert stored is not None and stored.response is not None
-                try:
-                    answer = parse_structured(stored.response, self.response_model)
-                    self._write(build_records(self.dataset, item, answer))
-                except (ValueError, ValidationError):
-                    log.warning("stored answer for %s no longer validates; asking again", item.key[:12])
-                    yield item
-                    continue
-            self.progress.advance(resumed=True)
 
     def _write(self, records: list[DatasetRow]) -> None:
         # The store already holds the answer durably; the JSONL is flushed so it can be watched growing.
@@ -225,21 +209,33 @@ class _Observer:
     def __init__(self, run: DatasetRun) -> None:
         self.run = run
 
-    def on_success(self, item: WorkItem, completion: Completion) -> None:
+    def on_success(self, item: WorkItem, completion: Completion, resumed: bool) -> list[WorkItem]:
+        run, link = self.run, item.context
         try:
-            records = build_records(self.run.dataset, item, completion.parsed)
+            outcome = run.dataset.on_answer(link.ask, completion.parsed, item.provider.model_id)
+            records = build_records(run.dataset, item, outcome.records)
+            follow = [work_item(ask, link.binding, follow_up=True) for ask in outcome.then]
         except ValidationError as exc:
-            self.on_failure(item, CallFailure("invalid_response", f"records did not validate: {exc}"))
-            return
-        self.run._write(records)
-        self.run.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+            raise CallFailure("invalid_response", f"records did not validate: {exc}") from None
+        except ValueError as exc:
+            raise CallFailure("invalid_response", f"answer rejected: {exc}") from None
+        if records:
+            run.record_request_ids.add(item.key)
+            if item.key not in run.in_file:
+                run._write(records)
+        if resumed:
+            run.resumed_requests += 1
+            run.progress.advance(resumed=True)
+        else:
+            run.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+        return follow
 
     def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
         from datafast.datasets.base import FailedRequest
 
-        request: PromptRequest = item.context
+        prompt = item.messages[-1].get("content", "") if item.messages else ""
         self.run.dataset.failures.append(
-            FailedRequest(item.key, item.provider.model_id, request.prompt, failure.kind, failure.message)
+            FailedRequest(item.key, item.provider.model_id, str(prompt), failure.kind, failure.message)
         )
         log.warning("request %s to %s failed: %s", item.key[:12], item.provider.name, failure.message)
         self.run.progress.advance(failed=True)

@@ -1,15 +1,17 @@
 """The scheduler: runs work items against their providers concurrently, within each provider's limits,
 retrying what can be retried, storing every answer before it is counted, and reporting each outcome to
-an observer as it happens."""
+an observer as it happens. An answer may lead to further items (the next step of a multi-step chain);
+those run as soon as it is in."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,6 +21,9 @@ from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
+from datafast.llms.structured import parse_structured
+
+log = logging.getLogger("datafast")
 
 # Failures that mean every further request to this provider will fail the same way.
 _PROVIDER_FATAL_STATUS = {401, 403, 404}
@@ -27,13 +32,27 @@ _FIRST_COMPLETION_GUESS = 512
 
 
 class RunObserver(Protocol):
-    """Receives outcomes as they happen. `on_success` is called after the answer is in the store."""
+    """Receives outcomes as they happen.
 
-    def on_success(self, item: WorkItem, completion: Completion) -> None: ...
+    `on_success` is called once the answer is in the store (or, `resumed`, found there from an earlier run);
+    it returns the items that follow in the chain, or raises CallFailure to reject an answer that cannot be
+    used (the item is then marked failed, so a rerun asks again)."""
+
+    def on_success(self, item: WorkItem, completion: Completion, resumed: bool) -> list[WorkItem]: ...
 
     def on_failure(self, item: WorkItem, failure: CallFailure) -> None: ...
 
     def on_retry(self, item: WorkItem, failure: CallFailure, delay: float) -> None: ...
+
+
+@dataclass
+class Stream:
+    """First items of a run's chains, pulled lazily by `workers` concurrent workers; `providers` are the
+    ones its chains use (a stream stops when one of them is aborted)."""
+
+    items: Iterator[WorkItem]
+    providers: Sequence[LLMProvider]
+    workers: int
 
 
 @dataclass
@@ -117,22 +136,31 @@ class _Lane:
 
 
 async def run_work(
-    streams: list[tuple[LLMProvider, Iterator[WorkItem]]],
+    streams: list[Stream],
     observer: RunObserver,
     store: RunStore,
     *,
-    step: str,
+    done: set[str] | None = None,
     policy: RetryPolicy | None = None,
     max_cost: float | None = None,
     seed: int = 0,
 ) -> RunStats:
-    """Run every item of every stream. Each provider gets `max_concurrency` workers that pull items lazily
-    from its iterator, so memory stays flat however many items there are. Providers proceed independently.
-    With `max_cost`, no new request starts once this run has spent that much (in USD)."""
+    """Run every chain of every stream. Workers pull first items lazily and carry each chain to its end, so
+    memory stays flat however many items there are; each provider's lane bounds its concurrency and rate,
+    and providers proceed independently. Items whose key is in `done` are answered from the store. With
+    `max_cost`, no new request starts once this run has spent that much (in USD)."""
     policy = policy or RetryPolicy()
+    done = done or set()
     stats = RunStats()
     rng = random.Random(seed)
     started = time.monotonic()
+    lanes: dict[int, _Lane] = {}
+
+    def lane_for(provider: LLMProvider) -> _Lane:
+        lane = lanes.get(id(provider))
+        if lane is None:
+            lane = lanes[id(provider)] = _Lane(provider, stats.providers.setdefault(provider.name, ProviderStats()))
+        return lane
 
     async def call(lane: _Lane, item: WorkItem) -> Completion:
         estimate = lane.estimate_tokens(item)
@@ -164,8 +192,52 @@ async def run_work(
             low = lane.stats.lowest_concurrency
             lane.stats.lowest_concurrency = min(low, lane.concurrency.limit) if low else lane.concurrency.limit
 
-    async def process(lane: _Lane, item: WorkItem) -> None:
-        provider = lane.provider
+    def replay(item: WorkItem) -> list[WorkItem] | None:
+        """The chain's next items from a stored answer, or None when it must be asked again."""
+        stored = store.get(item.key)
+        assert stored is not None and stored.response is not None
+        try:
+            parsed = parse_structured(stored.response, item.response_model) if item.response_model else None
+            completion = Completion(
+                text=stored.response,
+                parsed=parsed,
+                finish_reason=stored.finish_reason,
+                prompt_tokens=stored.prompt_tokens,
+                completion_tokens=stored.completion_tokens,
+                cost_usd=stored.cost_usd,
+            )
+            return observer.on_success(item, completion, resumed=True)
+        except (ValueError, CallFailure) as exc:
+            log.warning("stored answer for %s can no longer be used (%s); asking again", item.key[:12], exc)
+            return None
+
+    def give_up(lane: _Lane, item: WorkItem, failure: CallFailure, request: str, first_try: float) -> None:
+        store.save_failed(
+            item.key,
+            step=item.step,
+            provider=lane.provider.name,
+            attempts=item.attempts,
+            request=request,
+            error_kind=failure.kind,
+            error=failure.message,
+            started=first_try,
+        )
+        for counts in (stats, lane.stats):
+            counts.count_failure(failure.kind)
+        if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
+            lane.aborted = failure.message
+            stats.aborted_providers.setdefault(lane.provider.name, failure.message)
+        observer.on_failure(item, failure)
+
+    async def process(item: WorkItem) -> list[WorkItem]:
+        """One item to its end: answered (stored, then reported) or given up. Returns what follows it."""
+        lane = lane_for(item.provider)
+        if item.key in done:
+            follow = replay(item)
+            if follow is not None:
+                return follow
+        if lane.aborted or stats.stopped:
+            return []
         first_try = time.time()
         request = json.dumps(item.messages, ensure_ascii=False)
         while True:
@@ -182,58 +254,52 @@ async def run_work(
                     observer.on_retry(item, failure, delay)
                     await asyncio.sleep(delay)
                     continue
-                store.save_failed(
-                    item.key,
-                    step=step,
-                    provider=provider.name,
-                    attempts=item.attempts,
-                    request=request,
-                    error_kind=failure.kind,
-                    error=failure.message,
-                    started=first_try,
-                )
-                for counts in (stats, lane.stats):
-                    counts.count_failure(failure.kind)
-                if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
-                    lane.aborted = failure.message
-                    stats.aborted_providers.setdefault(provider.name, failure.message)
-                observer.on_failure(item, failure)
-                return
-            store.save_done(
-                item.key,
-                step=step,
-                provider=provider.name,
-                attempts=item.attempts,
-                request=request,
-                response=completion.text,
-                finish_reason=completion.finish_reason,
-                repaired=completion.repaired,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cost_usd=completion.cost_usd,
-                started=first_try,
-            )
-            for counts in (stats, lane.stats):
-                counts.count_success(completion)
-            observer.on_success(item, completion)
-            if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
-                stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"
-            return
-
-    async def worker(lane: _Lane, items: Iterator[WorkItem]) -> None:
-        for item in items:
-            if lane.aborted or stats.stopped:
-                return
-            await process(lane, item)
-
-    lanes = []
-    for provider, items in streams:
-        lane = _Lane(provider, stats.providers.setdefault(provider.name, ProviderStats()))
-        lanes.append((lane, items))
-    try:
-        await asyncio.gather(
-            *(worker(lane, items) for lane, items in lanes for _ in range(lane.provider.max_concurrency))
+                give_up(lane, item, failure, request, first_try)
+                return []
+            break
+        store.save_done(
+            item.key,
+            step=item.step,
+            provider=lane.provider.name,
+            attempts=item.attempts,
+            request=request,
+            response=completion.text,
+            finish_reason=completion.finish_reason,
+            repaired=completion.repaired,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost_usd=completion.cost_usd,
+            started=first_try,
         )
+        for counts in (stats, lane.stats):
+            counts.count_success(completion)
+        if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
+            stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"
+        try:
+            return observer.on_success(item, completion, resumed=False)
+        except CallFailure as rejected:
+            # Paid for and counted, but unusable: marked failed so that a rerun asks again.
+            for counts in (stats, lane.stats):
+                counts.succeeded -= 1
+            give_up(lane, item, rejected, request, first_try)
+            return []
+
+    async def run_chain(item: WorkItem) -> None:
+        follow = await process(item)
+        if len(follow) == 1:
+            await run_chain(follow[0])
+        elif follow:
+            await asyncio.gather(*(run_chain(f) for f in follow))
+
+    async def worker(stream: Stream) -> None:
+        stream_lanes = [lane_for(p) for p in stream.providers]
+        for item in stream.items:
+            if stats.stopped or any(lane.aborted for lane in stream_lanes):
+                return
+            await run_chain(item)
+
+    try:
+        await asyncio.gather(*(worker(stream) for stream in streams for _ in range(stream.workers)))
     finally:
         stats.wall_seconds = time.monotonic() - started
     return stats

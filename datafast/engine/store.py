@@ -50,13 +50,14 @@ class StoredItem:
     response: str | None
     error_kind: str | None
     last_error: str | None
+    finish_reason: str | None
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
 
 
 _ITEM_COLUMNS = (
-    "key, step, provider, status, attempts, request, response, error_kind, last_error, prompt_tokens,"
+    "key, step, provider, status, attempts, request, response, error_kind, last_error, finish_reason, prompt_tokens,"
     " completion_tokens, cost_usd"
 )
 
@@ -145,13 +146,12 @@ class RunStore:
         error: str,
         started: float | None,
     ) -> None:
-        # A failure never overwrites a success (a duplicate key in one run is a bug, not a reason to lose data).
+        # A stored answer that failed later (the dataset type rejected it) becomes a failure; its text is kept.
         self._db.execute(
             "INSERT INTO items (key, step, provider, status, attempts, request, error_kind, last_error, started,"
             " finished) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET attempts = items.attempts + excluded.attempts,"
-            " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished"
-            " WHERE items.status = 'failed'",
+            " ON CONFLICT (key) DO UPDATE SET status = 'failed', attempts = items.attempts + excluded.attempts,"
+            " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished",
             (key, step, provider, attempts, request, error_kind, error, started, time.time()),
         )
 

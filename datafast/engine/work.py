@@ -22,16 +22,20 @@ def work_key(
     response_model: type[BaseModel] | None,
     step: str,
     draw: int,
+    chain: str | None = None,
 ) -> str:
     """Hash of everything that determines an answer: rendered messages, model and parameters, response
-    schema, step name, and the draw number that tells apart repeated samples of one prompt."""
-    payload = {
+    schema, step name, the draw number that tells apart repeated samples of one prompt, and for a later
+    step of a chain, the chain's first prompt (two chains may reach the same question)."""
+    payload: dict[str, Any] = {
         "messages": messages,
         "params": provider.generation_params(),
         "schema": strict_schema_json(response_model) if response_model else None,
         "step": step,
         "draw": draw,
     }
+    if chain is not None:
+        payload["chain"] = chain
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
@@ -43,11 +47,12 @@ def record_uuid(key: str, index: int) -> str:
 
 @dataclass
 class WorkItem:
-    """One request for the engine: what to send, to whom, and the dataset type's context to build records."""
+    """One request for the engine: what to send, to whom, at which step, and the caller's context."""
 
     key: str
     provider: LLMProvider
     messages: Messages
     response_model: type[BaseModel] | None
+    step: str = "generate"
     context: Any = None
     attempts: int = field(default=0)
