@@ -211,8 +211,8 @@ async def run_work(
             log.warning("stored answer for %s can no longer be used (%s); asking again", item.key[:12], exc)
             return None
 
-    def give_up(lane: _Lane, item: WorkItem, failure: CallFailure, request: str, first_try: float) -> None:
-        store.save_failed(
+    async def give_up(lane: _Lane, item: WorkItem, failure: CallFailure, request: str, first_try: float) -> None:
+        await store.save_failed(
             item.key,
             step=item.step,
             provider=lane.provider.name,
@@ -254,10 +254,10 @@ async def run_work(
                     observer.on_retry(item, failure, delay)
                     await asyncio.sleep(delay)
                     continue
-                give_up(lane, item, failure, request, first_try)
+                await give_up(lane, item, failure, request, first_try)
                 return []
             break
-        store.save_done(
+        await store.save_done(
             item.key,
             step=item.step,
             provider=lane.provider.name,
@@ -281,7 +281,7 @@ async def run_work(
             # Paid for and counted, but unusable: marked failed so that a rerun asks again.
             for counts in (stats, lane.stats):
                 counts.succeeded -= 1
-            give_up(lane, item, rejected, request, first_try)
+            await give_up(lane, item, rejected, request, first_try)
             return []
 
     async def run_chain(item: WorkItem) -> None:

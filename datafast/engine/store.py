@@ -6,8 +6,11 @@ rerun reads finished items back instead of asking again. The JSONL output can al
 
 from __future__ import annotations
 
+import asyncio
 import json
+import queue
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,25 @@ class StoredItem:
     cost_usd: float | None
 
 
+@dataclass
+class _Write:
+    """One queued statement and the future that says it is committed."""
+
+    sql: str
+    params: tuple[Any, ...]
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 _ITEM_COLUMNS = (
     "key, step, provider, status, attempts, request, response, error_kind, last_error, finish_reason, prompt_tokens,"
     " completion_tokens, cost_usd"
@@ -63,18 +85,31 @@ _ITEM_COLUMNS = (
 
 
 class RunStore:
-    """SQLite store of a run's work items. Use from one thread (the event loop's)."""
+    """SQLite store of a run's work items. Reads and metadata happen on the caller's thread; answers and
+    failures are written by one writer thread that commits whatever has queued up in one transaction
+    (group commit), and `save_done`/`save_failed` return only once their row is committed. So the event
+    loop never waits on the disk, and an answer is still durable before it is counted."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit survives power loss, not only a killed process; an answer cost money.
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = self._connect()
         self._db.executescript(_SCHEMA)
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit survives power loss, not only a killed process; an answer cost money.
+        db.execute("PRAGMA synchronous=FULL")
+        return db
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
         self._db.close()
 
     def __enter__(self) -> RunStore:
@@ -82,6 +117,47 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="datafast-store", daemon=True)
+            self._writer.start()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.put(_Write(sql, params, loop, done))
+        await done
+
+    def _write_loop(self) -> None:
+        db = self._connect()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while True:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._queue.put(None)  # finish this batch, then stop
+                        break
+                    batch.append(more)
+                error: BaseException | None = None
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    for write in batch:
+                        db.execute(write.sql, write.params)
+                    db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    error = exc
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                for write in batch:
+                    write.loop.call_soon_threadsafe(_settle, write.done, error)
+        finally:
+            db.close()
 
     # -- run metadata -----------------------------------------------------------------------------------
 
@@ -97,7 +173,7 @@ class RunStore:
 
     # -- items ------------------------------------------------------------------------------------------
 
-    def save_done(
+    async def save_done(
         self,
         key: str,
         *,
@@ -113,7 +189,7 @@ class RunStore:
         cost_usd: float | None,
         started: float | None,
     ) -> None:
-        self._db.execute(
+        await self._write(
             "INSERT OR REPLACE INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
             " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
             " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -134,7 +210,7 @@ class RunStore:
             ),
         )
 
-    def save_failed(
+    async def save_failed(
         self,
         key: str,
         *,
@@ -147,7 +223,7 @@ class RunStore:
         started: float | None,
     ) -> None:
         # A stored answer that failed later (the dataset type rejected it) becomes a failure; its text is kept.
-        self._db.execute(
+        await self._write(
             "INSERT INTO items (key, step, provider, status, attempts, request, error_kind, last_error, started,"
             " finished) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET status = 'failed', attempts = items.attempts + excluded.attempts,"
