@@ -4,7 +4,12 @@ from datafast._env import apply_offline_defaults
 
 apply_offline_defaults()
 
-from datafast.datasets import ClassificationDataset, RawDataset  # noqa: E402
+from datafast.datasets import (  # noqa: E402
+    ClassificationDataset,
+    PreferenceDataset,
+    RawDataset,
+    UltrachatDataset,
+)
 from datafast.engine import RetryPolicy  # noqa: E402
 from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError  # noqa: E402
 from datafast.llms import (  # noqa: E402
@@ -17,8 +22,10 @@ from datafast.llms import (  # noqa: E402
 )
 from datafast.schema.config import (  # noqa: E402
     ClassificationDatasetConfig,
+    PreferenceDatasetConfig,
     PromptExpansionConfig,
     RawDatasetConfig,
+    UltrachatDatasetConfig,
 )
 
 __version__ = "0.1.0"
@@ -35,9 +42,13 @@ __all__ = [
     "OllamaProvider",
     "OpenAICompatibleProvider",
     "OpenAIProvider",
+    "PreferenceDataset",
+    "PreferenceDatasetConfig",
     "PromptExpansionConfig",
     "ProviderError",
     "RawDataset",
     "RawDatasetConfig",
     "RetryPolicy",
+    "UltrachatDataset",
+    "UltrachatDatasetConfig",
 ]

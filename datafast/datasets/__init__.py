@@ -2,7 +2,9 @@
 
 from datafast.datasets.base import DatasetBase, FailedRequest
 from datafast.datasets.classification import ClassificationDataset
+from datafast.datasets.preference import PreferenceDataset
 from datafast.datasets.raw import RawDataset
+from datafast.datasets.ultrachat import UltrachatDataset
 
 # The original Datafast's names for the same types.
 TextClassificationDataset = ClassificationDataset
@@ -12,7 +14,9 @@ __all__ = [
     "ClassificationDataset",
     "DatasetBase",
     "FailedRequest",
+    "PreferenceDataset",
     "RawDataset",
     "TextClassificationDataset",
     "TextDataset",
+    "UltrachatDataset",
 ]

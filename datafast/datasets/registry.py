@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datafast.datasets.base import DatasetBase
 from datafast.datasets.classification import ClassificationDataset
+from datafast.datasets.preference import PreferenceDataset
 from datafast.datasets.raw import RawDataset
+from datafast.datasets.ultrachat import UltrachatDataset
 from datafast.schema.config import DatasetConfig
 
 DATASET_TYPES: dict[str, type[DatasetBase]] = {
-    cls.config_class.model_fields["dataset_type"].default: cls for cls in (ClassificationDataset, RawDataset)
+    cls.config_class.model_fields["dataset_type"].default: cls
+    for cls in (ClassificationDataset, RawDataset, UltrachatDataset, PreferenceDataset)
 }
 
 

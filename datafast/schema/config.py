@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datafast.expansion import PromptTemplate, check_template, count_combinations
 
@@ -72,6 +72,8 @@ class DatasetConfig(BaseModel):
     # The ones every prompt must contain; `{language_name}` is added when there is more than one language.
     required_placeholders: ClassVar[frozenset[str]] = frozenset()
     default_prompts: ClassVar[tuple[str, ...]] = ()
+    # The field that holds the first-step prompts, for error messages.
+    prompts_field: ClassVar[str] = "prompts"
 
     prompts: list[str] | None = None
     num_samples_per_prompt: int = Field(default=5, ge=1, le=100)
@@ -115,7 +117,7 @@ class DatasetConfig(BaseModel):
         for i, template in enumerate(self.templates()):
             check_template(
                 template,
-                where=f"prompts[{i}]",
+                where=f"{self.prompts_field}[{i}]",
                 allowed=self.mandatory_placeholders,
                 required=required,
                 optional_values=placeholders,
@@ -125,7 +127,7 @@ class DatasetConfig(BaseModel):
                 combos = count_combinations({n: placeholders[n] for n in template.optional})
                 if combos > self.expansion.max_samples:
                     raise ValueError(
-                        f"prompts[{i}] expands to {combos} combinations of optional placeholders, above "
+                        f"{self.prompts_field}[{i}] expands to {combos} combinations of optional placeholders, above "
                         f"expansion.max_samples={self.expansion.max_samples}; raise max_samples or use "
                         "combinatorial=False with num_random_samples"
                     )
@@ -221,7 +223,284 @@ class RawDatasetConfig(DatasetConfig):
         return values
 
 
+def _check_step_prompt(prompt: str | None, field: str, allowed: dict[str, str], required: set[str]) -> None:
+    """Check a prompt of a later step of a chain (one template, filled by the dataset type alone)."""
+    if prompt is None:
+        return
+    if not prompt.strip():
+        raise ValueError(f"{field} is empty: leave it out to use the default prompt")
+    template = PromptTemplate.parse(prompt)
+    if template.optional:
+        name = sorted(template.optional)[0]
+        raise ValueError(
+            f"{field} uses the optional placeholder {{{{{name}}}}}; optional placeholders are only filled in "
+            "question_generation_prompts (the first step of each chain)"
+        )
+    check_template(template, where=field, allowed=allowed, required=required, optional_values={})
+
+
+def _check_step_prompts(config: DatasetConfig, prompts: dict[str, tuple[dict[str, str], frozenset[str]]]) -> None:
+    for field, (allowed, required) in prompts.items():
+        _check_step_prompt(getattr(config, field), field, allowed, set(required))
+
+
+def _check_prompt_list(prompts: list[str] | None, field: str) -> list[str] | None:
+    if prompts is not None:
+        if not prompts:
+            raise ValueError(f"{field} is an empty list: leave it out to use the default prompts")
+        for i, prompt in enumerate(prompts):
+            if not prompt.strip():
+                raise ValueError(f"{field}[{i}] is empty")
+    return prompts
+
+
+_LANGUAGE_PLACEHOLDERS = {
+    "language_name": "the language name, e.g. English",
+    "language_code": "the language code, e.g. en",
+}
+
+
+class UltrachatDatasetConfig(DatasetConfig):
+    """A multi-turn chat dataset in the UltraChat style.
+
+    For every topic × subtopic × language (× prompt × optional-placeholder draw), one request writes
+    `num_samples` opening questions about the subtopic of `domain`. Each question starts a conversation:
+    it is reworded in the voice of a persona (picked from `personas` with `expansion.seed`), then a
+    simulated assistant answers and the simulated user follows up, until the conversation has its number
+    of turns (drawn between `min_turns` and `max_turns`, with the seed; set both equal for a fixed count).
+    A turn is one user message and the assistant's answer to it.
+    """
+
+    mandatory_placeholders: ClassVar[dict[str, str]] = {
+        "num_samples": "the number of opening questions to write, num_samples",
+        "domain": "the domain, e.g. Science",
+        "topic": "a topic of topics_and_subtopics",
+        "subtopic": "one of the topic's subtopics",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "subtopic"})
+    default_prompts: ClassVar[tuple[str, ...]] = (
+        "You are building a dataset of conversations between people and an AI assistant in the domain "
+        "'{domain}'. Write {num_samples} different questions, in {language_name}, that someone could open such "
+        "a conversation with about '{subtopic}' (part of '{topic}'). Mix kinds of request: explanations, "
+        "how-to help, comparisons, troubleshooting a concrete situation, asking for an opinion or a plan. "
+        "Each question must make sense on its own, be specific and answerable, and differ from the others "
+        "in angle and difficulty.",
+    )
+    reformulation_placeholders: ClassVar[dict[str, str]] = {
+        "question": "the opening question",
+        "persona": "the persona the user speaks as",
+        "domain": "the domain",
+        "topic": "the topic",
+        "subtopic": "the subtopic",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    assistant_placeholders: ClassVar[dict[str, str]] = {
+        "question": "the user's latest message",
+        "domain": "the domain",
+        "topic": "the topic",
+        "subtopic": "the subtopic",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    user_placeholders: ClassVar[dict[str, str]] = {
+        "persona": "the persona the user speaks as",
+        "domain": "the domain",
+        "topic": "the topic",
+        "subtopic": "the subtopic",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    followup_placeholders: ClassVar[dict[str, str]] = {
+        "dialog_summary": "the conversation so far, one 'User:'/'Assistant:' line per message",
+        **user_placeholders,
+    }
+
+    prompts_field: ClassVar[str] = "question_generation_prompts"
+
+    dataset_type: Literal["ultrachat"] = "ultrachat"
+    domain: str = Field(default="Science, Technology, Engineering, and Mathematics", min_length=1)
+    topics_and_subtopics: dict[str, list[str]]
+    personas: list[str] = Field(
+        default_factory=lambda: [
+            "a curious high-school student",
+            "a busy software engineer who wants a precise answer",
+            "a retired teacher who is new to the subject",
+            "a sceptical journalist checking facts",
+            "a graduate student preparing an exam",
+        ]
+    )
+    num_samples_per_prompt: int = Field(
+        default=5, ge=1, le=100, validation_alias=AliasChoices("num_samples", "num_samples_per_prompt")
+    )
+    min_turns: int = Field(default=1, ge=1, le=20)
+    max_turns: int = Field(default=3, ge=1, le=20)
+    question_generation_prompts: list[str] | None = None
+    persona_question_reformulation_prompt: str | None = None
+    simulated_assistant_prompt: str | None = None
+    user_system_prompt: str | None = None
+    user_followup_prompt: str | None = None
+    output_file: str = Field(default="ultrachat.jsonl", min_length=1)
+
+    @property
+    def num_samples(self) -> int:
+        """The original Datafast's name for `num_samples_per_prompt`: opening questions per request."""
+        return self.num_samples_per_prompt
+
+    @field_validator("question_generation_prompts")
+    @classmethod
+    def _check_question_prompts(cls, prompts: list[str] | None) -> list[str] | None:
+        return _check_prompt_list(prompts, "question_generation_prompts")
+
+    @field_validator("topics_and_subtopics")
+    @classmethod
+    def _check_topics(cls, topics: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not topics:
+            raise ValueError("give at least one topic with its subtopics, e.g. {'Physics': ['optics', 'gravity']}")
+        for topic, subtopics in topics.items():
+            if not topic.strip():
+                raise ValueError("a topic name is empty")
+            if not subtopics:
+                raise ValueError(f"topic {topic!r} has no subtopics: give at least one")
+            for subtopic in subtopics:
+                if not subtopic.strip():
+                    raise ValueError(f"topic {topic!r} has an empty subtopic")
+                if subtopics.count(subtopic) > 1:
+                    raise ValueError(f"topic {topic!r} lists the subtopic {subtopic!r} twice")
+        return topics
+
+    @field_validator("personas")
+    @classmethod
+    def _check_personas(cls, personas: list[str]) -> list[str]:
+        if not personas:
+            raise ValueError("personas is empty: give at least one, or leave it out for the default personas")
+        for persona in personas:
+            if not persona.strip():
+                raise ValueError("personas has an empty entry")
+        return personas
+
+    @model_validator(mode="after")
+    def _check_ultrachat(self) -> Self:
+        if self.prompts is not None:
+            raise ValueError("ultrachat takes its opening-question prompts in question_generation_prompts, not prompts")
+        if self.min_turns > self.max_turns:
+            raise ValueError(
+                f"min_turns ({self.min_turns}) is above max_turns ({self.max_turns}); set min_turns <= max_turns "
+                "(equal for a fixed number of turns)"
+            )
+        _check_step_prompts(
+            self,
+            {
+                "persona_question_reformulation_prompt": (
+                    self.reformulation_placeholders,
+                    frozenset({"question", "persona"}),
+                ),
+                "simulated_assistant_prompt": (self.assistant_placeholders, frozenset()),
+                "user_system_prompt": (self.user_placeholders, frozenset()),
+                "user_followup_prompt": (self.followup_placeholders, frozenset({"dialog_summary"})),
+            },
+        )
+        return self
+
+    def templates(self) -> list[PromptTemplate]:
+        return [PromptTemplate.parse(p) for p in (self.question_generation_prompts or self.default_prompts)]
+
+
+class PreferenceDatasetConfig(DatasetConfig):
+    """A preference (DPO) dataset from source documents.
+
+    For every document × language (× prompt × optional-placeholder draw), one request writes
+    `num_samples_per_prompt` questions about the document. Each question is optionally made harder
+    (`evol_instruct`), then answered well by the chosen-response LLM and worse by the rejected-response
+    LLM; with `llm_as_judge` the judge LLM scores both answers from 1 to 10 and, should it prefer the
+    rejected one, the two are swapped. Documents come from `input_documents`, or from a file or Hugging
+    Face dataset (`source`).
+    """
+
+    mandatory_placeholders: ClassVar[dict[str, str]] = {
+        "num_samples": "the number of questions to write, num_samples_per_prompt",
+        "document": "the source document",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "document"})
+    default_prompts: ClassVar[tuple[str, ...]] = (
+        "Here is a document:\n<document>\n{document}\n</document>\n\n"
+        "Write {num_samples} different questions or instructions, in {language_name}, that a user could ask an "
+        "AI assistant and that this document answers. Vary them: facts to look up, explanations of why or how, "
+        "a summary of one part, applying what it says to a concrete case. Each must be understandable without "
+        "seeing the document (never write 'the document' or 'the text'), and no two may ask the same thing.",
+    )
+    response_placeholders: ClassVar[dict[str, str]] = {
+        "question": "the question to answer",
+        "document": "the source document",
+        **_LANGUAGE_PLACEHOLDERS,
+    }
+    judge_placeholders: ClassVar[dict[str, str]] = {
+        "response": "the response to score",
+        **response_placeholders,
+    }
+
+    prompts_field: ClassVar[str] = "question_generation_prompts"
+
+    dataset_type: Literal["preference"] = "preference"
+    input_documents: list[str] | None = None
+    num_samples_per_prompt: int = Field(default=3, ge=1, le=100)
+    question_generation_prompts: list[str] | None = None
+    chosen_response_generation_prompt: str | None = None
+    rejected_response_generation_prompt: str | None = None
+    evol_instruct: bool = False
+    evolution_prompt: str | None = None
+    llm_as_judge: bool = False
+    judge_prompt: str | None = None
+    output_file: str = Field(default="preference.jsonl", min_length=1)
+
+    @field_validator("question_generation_prompts")
+    @classmethod
+    def _check_question_prompts(cls, prompts: list[str] | None) -> list[str] | None:
+        return _check_prompt_list(prompts, "question_generation_prompts")
+
+    @field_validator("input_documents")
+    @classmethod
+    def _check_documents(cls, documents: list[str] | None) -> list[str] | None:
+        if documents is not None:
+            if not documents:
+                raise ValueError("input_documents is empty: give at least one document")
+            for i, document in enumerate(documents):
+                if not document.strip():
+                    raise ValueError(f"input_documents[{i}] is empty")
+        return documents
+
+    @model_validator(mode="after")
+    def _check_preference(self) -> Self:
+        if self.prompts is not None:
+            raise ValueError("preference takes its question prompts in question_generation_prompts, not prompts")
+        if self.input_documents is None:
+            raise ValueError("input_documents is missing: give the documents to write questions about")
+        if self.evolution_prompt is not None and "{answer}" in self.evolution_prompt:
+            raise ValueError(
+                "evolution_prompt uses {answer}, but questions are evolved before they are answered; "
+                f"allowed: {', '.join('{' + n + '}' for n in self.response_placeholders)}"
+            )
+        _check_step_prompts(
+            self,
+            {
+                "chosen_response_generation_prompt": (self.response_placeholders, frozenset({"question"})),
+                "rejected_response_generation_prompt": (self.response_placeholders, frozenset({"question"})),
+                "evolution_prompt": (self.response_placeholders, frozenset({"question"})),
+                "judge_prompt": (self.judge_placeholders, frozenset({"question", "response"})),
+            },
+        )
+        if self.evolution_prompt is not None and not self.evol_instruct:
+            raise ValueError("evolution_prompt is set but evol_instruct is false: set evol_instruct: true to use it")
+        if self.judge_prompt is not None and not self.llm_as_judge:
+            raise ValueError("judge_prompt is set but llm_as_judge is false: set llm_as_judge: true to use it")
+        return self
+
+    def templates(self) -> list[PromptTemplate]:
+        return [PromptTemplate.parse(p) for p in (self.question_generation_prompts or self.default_prompts)]
+
+
 CONFIG_TYPES: dict[str, type[DatasetConfig]] = {
     "text_classification": ClassificationDatasetConfig,
     "raw_text": RawDatasetConfig,
+    "ultrachat": UltrachatDatasetConfig,
+    "preference": PreferenceDatasetConfig,
 }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class DatasetRow(BaseModel):
@@ -39,3 +39,70 @@ class TextRow(DatasetRow):
     text: str = Field(min_length=1)
     document_type: str
     topic: str
+
+
+class ChatRow(DatasetRow):
+    """A multi-turn conversation in the standard chat format: `messages` alternate user and assistant,
+    starting with the user and ending with the assistant's answer, ready for supervised fine-tuning."""
+
+    messages: list[dict[str, str]] = Field(min_length=2)
+    opening_question: str = Field(min_length=1)
+    persona: str
+    domain: str
+    topic: str
+    subtopic: str
+    num_turns: int = Field(ge=1)
+
+    @field_validator("messages")
+    @classmethod
+    def _check_messages(cls, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+        if len(messages) % 2:
+            raise ValueError("a conversation has an even number of messages (user, assistant, ...)")
+        for i, message in enumerate(messages):
+            expected = "user" if i % 2 == 0 else "assistant"
+            if set(message) != {"role", "content"}:
+                raise ValueError(f"messages[{i}] must have exactly the keys role and content")
+            if message["role"] != expected:
+                raise ValueError(f"messages[{i}] has role {message['role']!r}, expected {expected!r}")
+            if not message["content"].strip():
+                raise ValueError(f"messages[{i}] is empty")
+        return messages
+
+    @model_validator(mode="after")
+    def _check_turns(self) -> Self:
+        if len(self.messages) != 2 * self.num_turns:
+            raise ValueError(f"num_turns is {self.num_turns} but messages hold {len(self.messages) // 2} turns")
+        return self
+
+
+class PreferenceRow(DatasetRow):
+    """A question with a preferred (`chosen`) and a dispreferred (`rejected`) response, the models that
+    wrote each, and the judge's scores (1-10) and reasons when an LLM judge was used. `model_id` is the
+    chosen response's model. `to_dpo_record()` gives the `prompt`/`chosen`/`rejected` shape of TRL."""
+
+    input_document: str = Field(min_length=1)
+    document_id: str
+    question: str = Field(min_length=1)
+    original_question: str | None = None
+    chosen_response: str = Field(min_length=1)
+    rejected_response: str = Field(min_length=1)
+    question_model_id: str
+    chosen_model_id: str
+    rejected_model_id: str
+    judge_model_id: str | None = None
+    chosen_response_score: int | None = Field(default=None, ge=1, le=10)
+    rejected_response_score: int | None = Field(default=None, ge=1, le=10)
+    chosen_response_assessment: str | None = None
+    rejected_response_assessment: str | None = None
+    swapped_by_judge: bool = False
+
+    def to_dpo_record(self, conversational: bool = True) -> dict[str, Any]:
+        """This pair as TRL's DPOTrainer reads it: conversational (lists of role/content messages) or
+        standard (plain strings)."""
+        if conversational:
+            return {
+                "prompt": [{"role": "user", "content": self.question}],
+                "chosen": [{"role": "assistant", "content": self.chosen_response}],
+                "rejected": [{"role": "assistant", "content": self.rejected_response}],
+            }
+        return {"prompt": self.question, "chosen": self.chosen_response, "rejected": self.rejected_response}

@@ -1,0 +1,342 @@
+"""Preference pairs (DPO): questions from source documents, optionally made harder (evol-instruct), a
+chosen and a rejected response from the LLMs the user names, and optional LLM-as-judge scores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, Field
+
+from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest, run_blocking
+from datafast.datasets.chains import branch, clean, entries_model, numbered, render, text_model
+from datafast.engine import RetryPolicy
+from datafast.errors import ConfigError
+from datafast.llms.base import LLMProvider
+from datafast.schema.config import PreferenceDatasetConfig
+from datafast.schema.data_rows import PreferenceRow
+
+EVOLUTION_PROMPT = (
+    "Source document:\n<document>\n{document}\n</document>\n\n"
+    "Rewrite the question below into a harder version, in {language_name}, that still can be answered from "
+    "the document: require reasoning over several of its facts, add a realistic constraint or a concrete "
+    "scenario, or ask for a comparison or a justification. Keep it one clear, self-contained question that "
+    "never mentions 'the document'. Give only the new question.\n\nQuestion: {question}"
+)
+CHOSEN_PROMPT = (
+    "Use this reference material to answer (do not mention that you were given it):\n<document>\n{document}\n"
+    "</document>\n\nAnswer the user's question below in {language_name}, as an expert assistant would: "
+    "correct, complete and well organised, explaining the why as well as the what, precise where the material "
+    "is precise and honest where it is silent.\n\nQuestion: {question}"
+)
+REJECTED_PROMPT = (
+    "Reference material:\n<document>\n{document}\n</document>\n\n"
+    "Write, in {language_name}, a plausible but clearly weaker answer to the question below, of the kind a "
+    "hurried or poorly informed assistant gives: vague or generic, missing key points, with a small factual "
+    "slip or an unsupported claim, or not quite answering what was asked. It must read naturally: no "
+    "caricature, and no hint that it is deliberately worse.\n\nQuestion: {question}"
+)
+JUDGE_PROMPT = (
+    "Reference material:\n<document>\n{document}\n</document>\n\nQuestion: {question}\n\n"
+    "Response to evaluate:\n<response>\n{response}\n</response>\n\n"
+    "Score the response from 1 (useless or wrong) to 10 (excellent) for correctness against the material, "
+    "completeness, clarity and helpfulness to the person asking. Put the score in 'score' and a short reason "
+    "(one or two sentences, in {language_name}) in 'assessment'."
+)
+
+# Keyword of `generate` for each role, as in the original Datafast.
+ROLE_KEYWORDS: dict[str, str] = {
+    "question": "question_gen_llm",
+    "chosen": "chosen_response_gen_llm",
+    "rejected": "rejected_response_gen_llm",
+    "judge": "judge_llm",
+}
+
+
+class JudgeVerdict(BaseModel):
+    """The judge's score of one response and why."""
+
+    score: int = Field(ge=1, le=10, description="1 (useless or wrong) to 10 (excellent)")
+    assessment: str = Field(description="a short reason for the score")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A preference pair in progress, rebuilt from its answers alone."""
+
+    question: str
+    question_model_id: str
+    original_question: str | None = None
+    chosen: str | None = None
+    chosen_model_id: str | None = None
+    rejected: str | None = None
+    rejected_model_id: str | None = None
+    chosen_verdict: tuple[int, str] | None = None
+    judge_model_id: str | None = None
+
+
+class PreferenceDataset(DatasetBase):
+    """Generates `PreferenceRow`s: `num_samples_per_prompt` questions per document × language × prompt ×
+    optional-placeholder combination, each with a chosen and a rejected response (and judge scores with
+    `llm_as_judge`). `generate(question_gen_llm=..., chosen_response_gen_llm=...,
+    rejected_response_gen_llm=..., judge_llm=...)` names the LLM of each role."""
+
+    config_class: ClassVar[type[PreferenceDatasetConfig]] = PreferenceDatasetConfig
+    record_class: ClassVar[type[PreferenceRow]] = PreferenceRow
+    step_name: ClassVar[str] = "questions"
+    roles: ClassVar[tuple[str, ...]] = ("question", "chosen", "rejected", "judge")
+    role_keywords: ClassVar[dict[str, str]] = ROLE_KEYWORDS
+    config: PreferenceDatasetConfig
+
+    def documents(self) -> list[tuple[str, str]]:
+        """(document id, text) of every source document."""
+        return [(str(i), text) for i, text in enumerate(self.config.input_documents or [])]
+
+    def mandatory_combinations(self) -> list[MandatoryCombination]:
+        return [
+            MandatoryCombination(
+                placeholders={
+                    "num_samples": str(self.config.num_samples_per_prompt),
+                    "document": text,
+                    **self.language_placeholders(code),
+                },
+                language=code,
+                fields={"document_id": document_id, "document": text},
+            )
+            for document_id, text in self.documents()
+            for code in self.config.languages
+        ]
+
+    def prompt_requests(self) -> Iterator[PromptRequest]:
+        return numbered(super().prompt_requests())
+
+    # -- roles -----------------------------------------------------------------------------------------
+
+    def required_roles(self) -> tuple[str, ...]:
+        return ("question", "chosen", "rejected", "judge") if self.config.llm_as_judge else self.roles[:3]
+
+    def bindings(self, llms: Any) -> list[dict[str, LLMProvider]]:
+        """The one role → provider map of a run, from a mapping such as `{"question": OpenAIProvider(),
+        "chosen": ..., "rejected": ..., "judge": ...}`. Raises ConfigError for a missing or unknown role."""
+        if not isinstance(llms, Mapping):
+            raise ConfigError(
+                "PreferenceDataset needs one LLM per role: generate(question_gen_llm=..., "
+                "chosen_response_gen_llm=..., rejected_response_gen_llm=..."
+                + (", judge_llm=...)" if self.config.llm_as_judge else ")")
+            )
+        binding = {role: provider for role, provider in llms.items() if provider is not None}
+        for role, provider in binding.items():
+            if role not in self.roles:
+                raise ConfigError(f"preference has no role {role!r}; its roles are: {', '.join(self.roles)}")
+            if not isinstance(provider, LLMProvider):
+                raise ConfigError(
+                    f"{ROLE_KEYWORDS[role]} is a {type(provider).__name__}, not an LLM provider "
+                    "such as OpenAIProvider()"
+                )
+        if "judge" in binding and not self.config.llm_as_judge:
+            raise ConfigError("judge_llm is given but llm_as_judge is false: set llm_as_judge: true to score pairs")
+        missing = [role for role in self.required_roles() if role not in binding]
+        if missing:
+            why = " (llm_as_judge is true)" if missing[0] == "judge" else ""
+            raise ConfigError(f"no LLM for the role {missing[0]!r}{why}: give {ROLE_KEYWORDS[missing[0]]}=...")
+        return [binding]
+
+    def generate(  # type: ignore[override]
+        self,
+        question_gen_llm: LLMProvider | None = None,
+        chosen_response_gen_llm: LLMProvider | None = None,
+        rejected_response_gen_llm: LLMProvider | None = None,
+        judge_llm: LLMProvider | None = None,
+        *,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        overwrite: bool = False,
+    ) -> Self:
+        """Generate the pairs: questions by `question_gen_llm` (which also evolves them with
+        `evol_instruct`), chosen responses by `chosen_response_gen_llm`, rejected ones by
+        `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`). Resumable and
+        with the same options as every dataset's `generate`."""
+        return run_blocking(
+            self.agenerate(
+                question_gen_llm,
+                chosen_response_gen_llm,
+                rejected_response_gen_llm,
+                judge_llm,
+                show_progress=show_progress,
+                retry=retry,
+                max_cost=max_cost,
+                overwrite=overwrite,
+            )
+        )
+
+    async def agenerate(  # type: ignore[override]
+        self,
+        question_gen_llm: LLMProvider | None = None,
+        chosen_response_gen_llm: LLMProvider | None = None,
+        rejected_response_gen_llm: LLMProvider | None = None,
+        judge_llm: LLMProvider | None = None,
+        *,
+        show_progress: bool = True,
+        retry: RetryPolicy | None = None,
+        max_cost: float | None = None,
+        overwrite: bool = False,
+    ) -> Self:
+        """`generate` for callers already inside an event loop."""
+        llms = {
+            "question": question_gen_llm,
+            "chosen": chosen_response_gen_llm,
+            "rejected": rejected_response_gen_llm,
+            "judge": judge_llm,
+        }
+        bindings = self.bindings(llms)
+        return await self._run(
+            bindings, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
+        )
+
+    # -- the chain -------------------------------------------------------------------------------------
+
+    def first_asks(self) -> Iterator[Ask]:
+        n = self.config.num_samples_per_prompt
+        model = entries_model("Questions", n, "questions")
+        for request in self.prompt_requests():
+            yield Ask("questions", [{"role": "user", "content": request.prompt}], model, request, role="question")
+
+    def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
+        origin, pair = ask.origin, ask.state
+        if ask.step == "questions":
+            questions = [clean(q, "question") for q in answer.entries]
+            n = self.config.num_samples_per_prompt
+            if len(questions) != n:
+                raise ValueError(f"expected {n} questions, got {len(questions)}")
+            asks = []
+            for i, question in enumerate(questions):
+                start = Pair(question, model_id)
+                chain = branch(origin, i, n)
+                asks.append(self._evolve(chain, start) if self.config.evol_instruct else self._respond(chain, start))
+            return Outcome(then=asks)
+        assert isinstance(pair, Pair)
+        if ask.step == "evolve":
+            harder = clean(answer.question, "evolved question")
+            return Outcome(then=[self._respond(origin, replace(pair, question=harder, question_model_id=model_id))])
+        if ask.step == "chosen":
+            pair = replace(pair, chosen=clean(answer.response, "chosen response"), chosen_model_id=model_id)
+            return Outcome(then=[self._respond(origin, pair)])
+        if ask.step == "rejected":
+            pair = replace(pair, rejected=clean(answer.response, "rejected response"), rejected_model_id=model_id)
+            if self.config.llm_as_judge:
+                return Outcome(then=[self._judge(origin, pair, "chosen")])
+            return Outcome(records=[self._record(origin, pair)])
+        verdict = (answer.score, answer.assessment.strip())
+        if ask.step == "judge_chosen":
+            return Outcome(
+                then=[self._judge(origin, replace(pair, chosen_verdict=verdict, judge_model_id=model_id), "rejected")]
+            )
+        return Outcome(records=[self._record(origin, pair, verdict)])
+
+    def _values(self, origin: PromptRequest, pair: Pair) -> dict[str, str]:
+        return {
+            "document": origin.fields["document"],
+            "question": pair.question,
+            **self.language_placeholders(origin.language),
+        }
+
+    def _evolve(self, origin: PromptRequest, pair: Pair) -> Ask:
+        prompt = render(self.config.evolution_prompt or EVOLUTION_PROMPT, self._values(origin, pair))
+        model = text_model("EvolvedQuestion", "question", "the harder question")
+        state = replace(pair, original_question=pair.question)
+        return Ask("evolve", [{"role": "user", "content": prompt}], model, origin, role="question", state=state)
+
+    def _respond(self, origin: PromptRequest, pair: Pair) -> Ask:
+        """The chosen response's ask, or the rejected one's once the chosen response is in."""
+        side = "chosen" if pair.chosen is None else "rejected"
+        if side == "chosen":
+            template = self.config.chosen_response_generation_prompt or CHOSEN_PROMPT
+        else:
+            template = self.config.rejected_response_generation_prompt or REJECTED_PROMPT
+        prompt = render(template, self._values(origin, pair))
+        model = text_model("Response", "response", "the response to the question")
+        return Ask(side, [{"role": "user", "content": prompt}], model, origin, role=side, state=pair)
+
+    def _judge(self, origin: PromptRequest, pair: Pair, side: str) -> Ask:
+        response = pair.chosen if side == "chosen" else pair.rejected
+        assert response is not None
+        prompt = render(self.config.judge_prompt or JUDGE_PROMPT, {**self._values(origin, pair), "response": response})
+        return Ask(
+            f"judge_{side}", [{"role": "user", "content": prompt}], JudgeVerdict, origin, role="judge", state=pair
+        )
+
+    def _record(
+        self, origin: PromptRequest, pair: Pair, rejected_verdict: tuple[int, str] | None = None
+    ) -> dict[str, Any]:
+        chosen = (pair.chosen, pair.chosen_model_id, pair.chosen_verdict)
+        rejected = (pair.rejected, pair.rejected_model_id, rejected_verdict)
+        swapped = bool(pair.chosen_verdict and rejected_verdict and rejected_verdict[0] > pair.chosen_verdict[0])
+        if swapped:  # the judge prefers the "rejected" response: the pair must say so
+            chosen, rejected = rejected, chosen
+        record: dict[str, Any] = {
+            "input_document": origin.fields["document"],
+            "document_id": origin.fields["document_id"],
+            "question": pair.question,
+            "original_question": pair.original_question,
+            "chosen_response": chosen[0],
+            "rejected_response": rejected[0],
+            "question_model_id": pair.question_model_id,
+            "chosen_model_id": chosen[1],
+            "rejected_model_id": rejected[1],
+            "model_id": chosen[1],
+            "swapped_by_judge": swapped,
+        }
+        if chosen[2] and rejected[2]:
+            record |= {
+                "judge_model_id": pair.judge_model_id,
+                "chosen_response_score": chosen[2][0],
+                "chosen_response_assessment": chosen[2][1],
+                "rejected_response_score": rejected[2][0],
+                "rejected_response_assessment": rejected[2][1],
+            }
+        return record
+
+    # -- counts ----------------------------------------------------------------------------------------
+
+    def num_requests_by_role(self) -> dict[str, int]:
+        """Requests each role makes in a complete run."""
+        prompts = self.num_requests_per_provider()
+        questions = prompts * self.config.num_samples_per_prompt
+        counts = {
+            "question": prompts + (questions if self.config.evol_instruct else 0),
+            "chosen": questions,
+            "rejected": questions,
+        }
+        if self.config.llm_as_judge:
+            counts["judge"] = 2 * questions
+        return counts
+
+    def num_requests(self) -> int:
+        return sum(self.num_requests_by_role().values())
+
+    def get_num_expected_rows(self, llms: Any = None) -> int:
+        """One pair per question: documents × languages × prompts × num_samples_per_prompt."""
+        return self.num_requests_per_provider() * self.config.num_samples_per_prompt
+
+    # -- export ----------------------------------------------------------------------------------------
+
+    def to_dpo_records(self, conversational: bool = True) -> list[dict[str, Any]]:
+        """The pairs in the `prompt`/`chosen`/`rejected` shape TRL's DPOTrainer reads: conversational
+        (lists of role/content messages) or standard (plain strings)."""
+        return [row.to_dpo_record(conversational) for row in self.data_rows]  # type: ignore[attr-defined]
+
+    def to_dpo_jsonl(self, filepath: str | Path, conversational: bool = True) -> int:
+        """Write `to_dpo_records()` as JSONL (load it with `datasets.load_dataset("json", ...)` for
+        `DPOTrainer`); returns the number of pairs written."""
+        records = self.to_dpo_records(conversational)
+        path = Path(filepath)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+        return len(records)

@@ -1,0 +1,176 @@
+"""Multi-turn chat in the UltraChat style: opening questions per subtopic, reworded by a persona, then
+simulated assistant answers and user follow-ups until each conversation has its number of turns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
+from datafast.datasets.chains import branch, clean, entries_model, numbered, render, seeded_rng, text_model
+from datafast.llms.base import LLMProvider
+from datafast.schema.config import UltrachatDatasetConfig
+from datafast.schema.data_rows import ChatRow
+
+REFORMULATION_PROMPT = (
+    "Rewrite the question below the way {persona} would actually type it to an AI assistant, in "
+    "{language_name}. Keep what is asked and every concrete detail, but use that person's words, worries and "
+    "tone; add a sentence of personal context if it fits naturally. Give only the rewritten message.\n\n"
+    "Question: {question}"
+)
+ASSISTANT_PROMPT = (
+    "You are a knowledgeable and careful assistant in {domain}, talking with a user about {subtopic} "
+    "({topic}). Reply to the user's latest message in {language_name}. Be accurate and directly useful: "
+    "explain the reasoning, give concrete examples or steps where they help, say so when something is "
+    "uncertain, and match the length to what was asked. Put your reply in the 'answer' field."
+)
+USER_SYSTEM_PROMPT = (
+    "You play a human user, {persona}, chatting with an AI assistant about {subtopic} ({domain}). Stay in "
+    "character and write as this person would type, in {language_name}."
+)
+FOLLOWUP_PROMPT = (
+    "Your conversation with the assistant so far:\n\n{dialog_summary}\n\n"
+    "Write your next message to the assistant. Make it a natural follow-up: dig deeper into one point, ask "
+    "about something unclear or missing, push back on a claim, or apply the answer to your own situation. "
+    "Do not thank the assistant, do not repeat an earlier question, and give only the message."
+)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation in progress, rebuilt from its answers alone: its persona and turn count are drawn
+    from the config's seed and the chain's origin, `messages` are the (role, content) pairs so far."""
+
+    topic: str
+    subtopic: str
+    persona: str
+    turns: int
+    messages: tuple[tuple[str, str], ...] = ()
+
+    def add(self, role: str, content: str) -> Conversation:
+        return Conversation(self.topic, self.subtopic, self.persona, self.turns, (*self.messages, (role, content)))
+
+
+class UltrachatDataset(DatasetBase):
+    """Generates `ChatRow`s, one per conversation: for every topic × subtopic × language × prompt ×
+    optional-placeholder combination and every provider, `num_samples` conversations of `min_turns` to
+    `max_turns` turns. Every step of a conversation goes to the same provider."""
+
+    config_class: ClassVar[type[UltrachatDatasetConfig]] = UltrachatDatasetConfig
+    record_class: ClassVar[type[ChatRow]] = ChatRow
+    step_name: ClassVar[str] = "questions"
+    config: UltrachatDatasetConfig
+
+    def mandatory_combinations(self) -> list[MandatoryCombination]:
+        return [
+            MandatoryCombination(
+                placeholders={
+                    "num_samples": str(self.config.num_samples),
+                    "domain": self.config.domain,
+                    "topic": topic,
+                    "subtopic": subtopic,
+                    **self.language_placeholders(code),
+                },
+                language=code,
+                fields={"topic": topic, "subtopic": subtopic},
+            )
+            for topic, subtopics in self.config.topics_and_subtopics.items()
+            for subtopic in subtopics
+            for code in self.config.languages
+        ]
+
+    def prompt_requests(self) -> Iterator[PromptRequest]:
+        return numbered(super().prompt_requests())
+
+    # -- the chain -------------------------------------------------------------------------------------
+
+    def first_asks(self) -> Iterator[Ask]:
+        model = entries_model("OpeningQuestions", self.config.num_samples, "opening questions")
+        for request in self.prompt_requests():
+            yield Ask("questions", [{"role": "user", "content": request.prompt}], model, request)
+
+    def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
+        conversation: Conversation | None = ask.state
+        if ask.step == "questions":
+            questions = [clean(q, "opening question") for q in answer.entries]
+            if len(questions) != self.config.num_samples:
+                raise ValueError(f"expected {self.config.num_samples} questions, got {len(questions)}")
+            return Outcome(then=[self._reformulate(ask.origin, i, q) for i, q in enumerate(questions)])
+        assert conversation is not None
+        if ask.step in ("reformulate", "followup"):
+            user_message = clean(answer.question, "user message")
+            return Outcome(then=[self._assistant(ask.origin, conversation.add("user", user_message))])
+        conversation = conversation.add("assistant", clean(answer.answer, "answer"))
+        if len(conversation.messages) < 2 * conversation.turns:
+            return Outcome(then=[self._followup(ask.origin, conversation)])
+        messages = [{"role": role, "content": content} for role, content in conversation.messages]
+        record = {
+            "messages": messages,
+            "opening_question": messages[0]["content"],
+            "persona": conversation.persona,
+            "domain": self.config.domain,
+            "topic": conversation.topic,
+            "subtopic": conversation.subtopic,
+            "num_turns": conversation.turns,
+        }
+        return Outcome(records=[record])
+
+    def _choices(self, origin: PromptRequest, index: int) -> tuple[str, int]:
+        rng = seeded_rng(self.config.expansion.seed, origin, index)
+        return rng.choice(self.config.personas), rng.randint(self.config.min_turns, self.config.max_turns)
+
+    def _values(self, origin: PromptRequest, conversation: Conversation) -> dict[str, str]:
+        return {
+            "persona": conversation.persona,
+            "domain": self.config.domain,
+            "topic": conversation.topic,
+            "subtopic": conversation.subtopic,
+            **self.language_placeholders(origin.language),
+        }
+
+    def _reformulate(self, origin: PromptRequest, index: int, question: str) -> Ask:
+        persona, turns = self._choices(origin, index)
+        conversation = Conversation(origin.fields["topic"], origin.fields["subtopic"], persona, turns)
+        template = self.config.persona_question_reformulation_prompt or REFORMULATION_PROMPT
+        prompt = render(template, {**self._values(origin, conversation), "question": question})
+        model = text_model("ReformulatedQuestion", "question", "the reworded question")
+        return Ask(
+            "reformulate",
+            [{"role": "user", "content": prompt}],
+            model,
+            branch(origin, index, self.config.num_samples),
+            state=conversation,
+        )
+
+    def _assistant(self, origin: PromptRequest, conversation: Conversation) -> Ask:
+        template = self.config.simulated_assistant_prompt or ASSISTANT_PROMPT
+        system = render(template, {**self._values(origin, conversation), "question": conversation.messages[-1][1]})
+        messages = [{"role": "system", "content": system}]
+        messages += [{"role": role, "content": content} for role, content in conversation.messages]
+        model = text_model("AssistantAnswer", "answer", "the assistant's reply")
+        return Ask("assistant", messages, model, origin, state=conversation)
+
+    def _followup(self, origin: PromptRequest, conversation: Conversation) -> Ask:
+        values = self._values(origin, conversation)
+        summary = "\n".join(f"{role.capitalize()}: {content}" for role, content in conversation.messages)
+        system = render(self.config.user_system_prompt or USER_SYSTEM_PROMPT, values)
+        prompt = render(self.config.user_followup_prompt or FOLLOWUP_PROMPT, {**values, "dialog_summary": summary})
+        model = text_model("FollowUp", "question", "the user's next message")
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+        return Ask("followup", messages, model, origin, state=conversation)
+
+    # -- counts ----------------------------------------------------------------------------------------
+
+    def num_requests(self) -> int:
+        """One request for the opening questions of each prompt, then per conversation one to reword the
+        question, one per assistant answer and one per follow-up: 2 × turns."""
+        n = self.config.num_samples
+        total = 0
+        for request in self.prompt_requests():
+            total += 1 + sum(2 * self._choices(request, i)[1] for i in range(n))
+        return total
+
+    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
+        """One conversation per opening question: prompts × num_samples × providers."""
+        return self.num_requests_per_provider() * self.config.num_samples * len(self.bindings(llms))
