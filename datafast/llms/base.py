@@ -39,6 +39,10 @@ class LLMProvider:
     in seconds, and the limits the engine respects: `max_concurrency`, `rpm_limit`, `tpm_limit`.
     `string_max_length` adds a `maxLength` to every string of the response schema: small self-hosted
     models otherwise often write until the token limit and never close their JSON.
+
+    `max_concurrency` defaults to 32 requests in flight for hosted APIs (a 429 halves it until the
+    provider recovers, so a low rate tier settles by itself) and to 4 for Ollama, which queues what it
+    cannot run at once and would time requests out.
     """
 
     provider_name: ClassVar[str] = ""
@@ -50,6 +54,7 @@ class LLMProvider:
     needs_api_base: ClassVar[bool] = False
     default_api_base: ClassVar[str | None] = None
     default_api_key: ClassVar[str | None] = None
+    default_max_concurrency: ClassVar[int] = 32
 
     def __init__(
         self,
@@ -61,7 +66,7 @@ class LLMProvider:
         max_completion_tokens: int | None = None,
         top_p: float | None = None,
         timeout: float = 120.0,
-        max_concurrency: int = 16,
+        max_concurrency: int | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
         string_max_length: int | None = None,
@@ -89,7 +94,7 @@ class LLMProvider:
         self.max_completion_tokens = max_completion_tokens
         self.top_p = top_p
         self.timeout = float(timeout)
-        self.max_concurrency = max_concurrency
+        self.max_concurrency: int = max_concurrency or self.default_max_concurrency
         self.rpm_limit = rpm_limit
         self.tpm_limit = tpm_limit
         self.string_max_length = string_max_length

@@ -47,6 +47,7 @@ class OllamaProvider(LLMProvider):
     api_base_env: ClassVar[tuple[str, ...]] = ("OLLAMA_HOST",)
     needs_api_key: ClassVar[bool] = False
     default_api_base: ClassVar[str | None] = "http://localhost:11434"
+    default_max_concurrency: ClassVar[int] = 4
 
 
 class OpenAICompatibleProvider(LLMProvider):
