@@ -54,25 +54,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(path: str):  # type: ignore[no-untyped-def]
     from datafast.datasets.registry import dataset_for
-    from datafast.llms.registry import providers_from_specs
+    from datafast.datasets.roles import is_multi_role, providers_for
     from datafast.schema.loading import load_dataset_config
 
     config, specs = load_dataset_config(path)
-    if not specs:
+    dataset = dataset_for(config)
+    if not specs and not is_multi_role(dataset):
         from datafast.llms.providers import default_providers
 
         llms = default_providers()
         console.print(f"no llms: in {path}; using {llms[0].name}")
-        return dataset_for(config), llms
-    return dataset_for(config), providers_from_specs(specs, path)
+        return dataset, llms
+    return dataset, providers_for(dataset, specs, path)
 
 
 def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool) -> int:
+    from datafast.datasets.roles import generate_arguments
     from datafast.engine.run import run_folder
 
     dataset, llms = _load(path)
     expected = dataset.get_num_expected_rows(llms)
-    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
+    args, roles = generate_arguments(dataset, llms)
+    dataset.generate(*args, **roles, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
     stats = dataset.stats
     assert stats is not None
     print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
@@ -93,16 +96,21 @@ def _plan(path: str, samples: int) -> int:
     dataset, llms = _load(path)
     plan = plan_run(dataset, llms, samples)
     out = Console(highlight=False, soft_wrap=True)
+    if plan.requests_by_role:
+        split = ", ".join(f"{role} {n:,}" for role, n in plan.requests_by_role.items())
+        per = f"{plan.requests_per_provider} requests by role ({split})"
+    else:
+        per = f"{plan.requests_per_provider} requests per provider"
     out.print(
-        f"[bold]{plan.dataset_type}[/bold]: {plan.requests_per_provider} requests per provider, "
-        f"{plan.total_requests} requests and {plan.total_rows} rows in all"
+        f"[bold]{plan.dataset_type}[/bold]: {per}, {plan.total_requests} requests and {plan.total_rows} rows in all"
     )
-    width = max(len(p.name) for p in plan.providers)
-    for p in plan.providers:
+    labels = [p.name + (f" ({', '.join(p.roles)})" if p.roles else "") for p in plan.providers]
+    width = max(len(label) for label in labels)
+    for label, p in zip(labels, plan.providers, strict=True):
         cost = f"~${p.cost_usd:.4f}" if p.cost_usd is not None else "cost unknown"
         out.print(
             Text(
-                f"  {p.name:<{width}}  {p.requests:>7,} requests  {p.rows:>8,} rows  "
+                f"  {label:<{width}}  {p.requests:>7,} requests  {p.rows:>8,} rows  "
                 f"~{p.prompt_tokens:,} prompt + ~{p.completion_tokens:,} output tokens  {cost}"
             )
         )

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from datafast.datasets.base import DatasetBase
 from datafast.llms.base import LLMProvider
 
-# Rough answer sizes per generated sample, for the cost estimate only.
+# Rough answer sizes, for the cost estimate only: per generated sample for single-step types, per request
+# for multi-step ones (whose later steps also resend the document or the conversation so far).
 _OUTPUT_TOKENS_PER_SAMPLE = {"text_classification": 80, "raw_text": 450}
+_OUTPUT_TOKENS_PER_REQUEST = {"ultrachat": 250, "preference": 250}
+_LATER_STEP_PROMPT_FACTOR = 2
 _PROMPT_SAMPLE = 200
 
 
 @dataclass
 class ProviderPlan:
     """Requests, rows, estimated tokens and cost for one provider. `cost_usd` is None for a model
-    that is not in LiteLLM's price map (local and self-hosted models, new releases)."""
+    that is not in LiteLLM's price map (local and self-hosted models, new releases). `rows` counts the
+    records of the chains the provider takes part in; `roles` are its roles in a multi-role run."""
 
     name: str
     requests: int
@@ -25,44 +29,77 @@ class ProviderPlan:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+    roles: list[str] = field(default_factory=list)
 
 
 @dataclass
 class RunPlan:
-    """The plan of a whole run: per provider, totals, and a few rendered prompts to read before paying."""
+    """The plan of a whole run: per provider, totals, and a few rendered prompts to read before paying.
+    `requests_per_provider` is what one binding of LLMs asks (one provider, for single-role types);
+    `requests_by_role` splits it by role for multi-role types (preference)."""
 
     dataset_type: str
     requests_per_provider: int
     providers: list[ProviderPlan]
     sample_prompts: list[str]
+    total_rows: int = 0
+    requests_by_role: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_requests(self) -> int:
         return sum(p.requests for p in self.providers)
 
-    @property
-    def total_rows(self) -> int:
-        return sum(p.rows for p in self.providers)
+
+def requests_by_role(dataset: DatasetBase) -> dict[str, int]:
+    """Requests each role makes per binding in a complete run."""
+    by_role = getattr(dataset, "num_requests_by_role", None)
+    if by_role is not None:
+        return dict(by_role())
+    return {role: dataset.num_requests() for role in dataset.roles}
 
 
-def plan_run(dataset: DatasetBase, llms: Sequence[LLMProvider], n_samples: int = 3) -> RunPlan:
+def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
+    """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
+    provider mapping for a multi-role type). Nothing is sent."""
     from datafast._env import apply_offline_defaults
 
     apply_offline_defaults()
     import litellm
 
-    requests = dataset.num_requests_per_provider()
-    sampled = list(islice(dataset.prompt_requests(), _PROMPT_SAMPLE))
+    bindings = dataset.bindings(llms)
+    by_role = requests_by_role(dataset)
+    per_binding = dataset.num_requests()
+    multi_step = per_binding != dataset.num_requests_per_provider()
+    first = list(islice(dataset.first_asks(), _PROMPT_SAMPLE))
+    prompts = [str(ask.messages[-1].get("content", "")) for ask in first]
     # ~4 characters a token is close enough for a budget; the real count is recorded when the run goes.
-    mean_prompt_tokens = sum(len(r.prompt) for r in sampled) / max(len(sampled), 1) / 4 + 8
+    mean_prompt_tokens = sum(len(m["content"]) for a in first for m in a.messages) / max(len(first), 1) / 4 + 8
+    if multi_step:
+        mean_prompt_tokens *= _LATER_STEP_PROMPT_FACTOR
+    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
     samples = dataset.config.num_samples_per_prompt
-    per_sample = _OUTPUT_TOKENS_PER_SAMPLE.get(dataset.config.dataset_type, 200)  # type: ignore[attr-defined]
+    rows_per_binding = dataset.get_num_expected_rows(llms) // max(len(bindings), 1)
+
+    # Every provider once, with the requests of each role it holds in every binding.
+    providers: dict[int, tuple[LLMProvider, int, int, list[str]]] = {}
+    for binding in bindings:
+        in_binding: set[int] = set()
+        for role, provider in binding.items():
+            llm, requests, rows, roles = providers.get(id(provider), (provider, 0, 0, []))
+            rows += 0 if id(provider) in in_binding else rows_per_binding
+            in_binding.add(id(provider))
+            providers[id(provider)] = (llm, requests + by_role.get(role, 0), rows, [*roles, role])
+
     plans = []
-    for llm in llms:
+    for llm, requests, rows, roles in providers.values():
+        shown_roles = roles if len(dataset.roles) > 1 else []
         prompt_tokens = int(mean_prompt_tokens * requests)
-        completion_tokens = requests * samples * per_sample
+        if multi_step:
+            completion_tokens = requests * _OUTPUT_TOKENS_PER_REQUEST.get(kind, 250)
+        else:
+            completion_tokens = requests * samples * _OUTPUT_TOKENS_PER_SAMPLE.get(kind, 200)
         if llm.provider_name == "local":
-            plans.append(ProviderPlan(llm.name, requests, requests * samples, 0, 0, 0.0))
+            plans.append(ProviderPlan(llm.name, requests, rows, 0, 0, 0.0, shown_roles))
             continue
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(
@@ -73,10 +110,12 @@ def plan_run(dataset: DatasetBase, llms: Sequence[LLMProvider], n_samples: int =
             cost: float | None = float(prompt_cost + completion_cost)
         except Exception:  # not in the price map
             cost = None
-        plans.append(ProviderPlan(llm.name, requests, requests * samples, prompt_tokens, completion_tokens, cost))
+        plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, cost, shown_roles))
     return RunPlan(
-        dataset_type=dataset.config.dataset_type,  # type: ignore[attr-defined]
-        requests_per_provider=requests,
+        dataset_type=kind,
+        requests_per_provider=per_binding,
         providers=plans,
-        sample_prompts=[r.prompt for r in sampled[:n_samples]],
+        sample_prompts=prompts[:n_samples],
+        total_rows=rows_per_binding * len(bindings),
+        requests_by_role=by_role if len(dataset.roles) > 1 else {},
     )

@@ -1,0 +1,71 @@
+"""LLM roles from config files: an `llms:` entry may say `role: question|chosen|rejected|judge` for a
+dataset type whose chains use several LLMs (preference). Checked before anything is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datafast.datasets.base import DatasetBase
+from datafast.errors import ConfigError
+from datafast.llms.base import LLMProvider
+
+Providers = list[LLMProvider] | dict[str, LLMProvider]
+
+
+def is_multi_role(dataset: DatasetBase) -> bool:
+    return tuple(dataset.roles) != ("llms",)
+
+
+def providers_for(dataset: DatasetBase, specs: list[dict[str, Any]], source: str) -> Providers:
+    """The providers of a config file's `llms:` entries for `dataset`: a list for a single-role type, a
+    role → provider mapping for a multi-role one (every entry then needs a distinct, known `role`)."""
+    from datafast.llms.registry import providers_from_specs
+
+    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
+    roles = [spec.get("role") for spec in specs]
+    plain = [{k: v for k, v in spec.items() if k != "role"} for spec in specs]
+    if not is_multi_role(dataset):
+        for i, role in enumerate(roles):
+            if role is not None:
+                raise ConfigError(
+                    f"{source}: llms[{i}]: role {role!r} given, but {kind} has no roles: every provider in llms "
+                    "runs whole chains of its own; remove role"
+                )
+        return providers_from_specs(plain, source)
+    if not specs:
+        raise ConfigError(
+            f"{source}: {kind} needs llms: entries with a role each ({', '.join(dataset.roles)}), e.g. "
+            "[{provider: openai, role: question}, ...]"
+        )
+    seen: dict[str, int] = {}
+    for i, role in enumerate(roles):
+        if role is None:
+            raise ConfigError(f"{source}: llms[{i}]: role is missing; {kind} needs one of: {', '.join(dataset.roles)}")
+        if role not in dataset.roles:
+            raise ConfigError(
+                f"{source}: llms[{i}]: role {role!r} is unknown for {kind}; use one of: {', '.join(dataset.roles)}"
+            )
+        if role in seen:
+            raise ConfigError(f"{source}: llms[{i}]: role {role!r} is already given to llms[{seen[role]}]")
+        seen[role] = i
+    providers = dict(zip(roles, providers_from_specs(plain, source), strict=True))
+    try:
+        dataset.bindings(providers)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {_in_file_terms(str(exc), dataset)}") from None
+    return providers  # type: ignore[return-value]
+
+
+def generate_arguments(dataset: DatasetBase, llms: Providers) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional and keyword arguments of `dataset.generate` for these providers."""
+    if isinstance(llms, dict):
+        keywords: dict[str, str] = getattr(dataset, "role_keywords", {})
+        return (), {keywords.get(role, role): provider for role, provider in llms.items()}
+    return (llms,), {}
+
+
+def _in_file_terms(message: str, dataset: DatasetBase) -> str:
+    # The error names generate()'s keywords; in a file the user writes `role: ...` instead.
+    for role, keyword in getattr(dataset, "role_keywords", {}).items():
+        message = message.replace(f"{keyword}=...", f"an llms: entry with role: {role}")
+    return message
