@@ -260,6 +260,7 @@ def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_pat
 def test_example_config_runs_through_the_cli(llm_server, tmp_path):
     text = EXAMPLE.read_text()
     text = text.replace("output_file: ultrachat.jsonl", f"output_file: {tmp_path / 'u.jsonl'}")
+    text = text.replace("num_samples: 3", "num_samples: 1")  # 16 conversations keep the test quick
     text = text.replace(
         "  - provider: openai\n    model_id: gpt-4.1-mini",
         f"  - provider: openai_compatible\n    model_id: m\n    api_base: {llm_server.openai_base}",
@@ -271,7 +272,7 @@ def test_example_config_runs_through_the_cli(llm_server, tmp_path):
         [sys.executable, "-m", "datafast", "plan", str(path)], capture_output=True, text=True, timeout=120
     )
     assert plan.returncode == 0, plan.stderr
-    assert "ultrachat:" in plan.stdout and "48 rows in all" in plan.stdout
+    assert "ultrachat:" in plan.stdout and "16 rows in all" in plan.stdout
     assert "beginner questions, in English" in plan.stdout or "a beginner could ask" in plan.stdout
     assert llm_server.requests() == []
     result = subprocess.run(
@@ -282,7 +283,7 @@ def test_example_config_runs_through_the_cli(llm_server, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     rows = rows_of(tmp_path / "u.jsonl")
-    assert len(rows) == 48 and {r.language for r in rows} == {"en", "es"}
+    assert len(rows) == 16 and {r.language for r in rows} == {"en", "es"}
     assert {r.num_turns for r in rows} <= {2, 3, 4}
     requests = int(plan.stdout.split(" requests per provider")[0].split()[-1])
     assert len(llm_server.requests()) == requests
