@@ -302,3 +302,19 @@ def test_a_role_in_the_llms_of_a_single_role_type_is_refused(llm_server, tmp_pat
     assert result.returncode == 2
     assert "role 'chosen' given, but ultrachat has no roles" in result.stderr
     assert llm_server.requests() == []
+
+
+def test_every_provider_runs_its_own_conversations_each_moving_on_as_its_turn_ends(llm_server, tmp_path):
+    config = chat_config(tmp_path / "two.jsonl", languages={"en": "English"}, num_samples=1, min_turns=3, max_turns=3)
+    llms = [OpenAICompatibleProvider(m, api_base=llm_server.openai_base, max_concurrency=1) for m in ("a", "b")]
+    dataset = UltrachatDataset(config)
+    dataset.generate(llms, show_progress=False)
+    rows = rows_of(tmp_path / "two.jsonl")
+    assert len(rows) == dataset.get_num_expected_rows(llms) == 3 * 2
+    assert sorted(r.model_id for r in rows) == ["a", "a", "a", "b", "b", "b"]
+    log = llm_server.requests()
+    assert len(log) == 2 * dataset.num_requests() == 2 * (3 + 3 * 6)
+    for model in ("a", "b"):
+        steps = [step_of(r.prompt_text) for r in log if r.model == model]
+        # One request at a time per provider: a conversation is carried to its end before the next opens.
+        assert steps[:8] == [QUESTIONS, REWORD, ASSISTANT, FOLLOWUP, ASSISTANT, FOLLOWUP, ASSISTANT, QUESTIONS]
