@@ -1,6 +1,6 @@
 """This project against datafast 0.0.36 (PyPI) on the same classification config, side by side.
 
-    /tmp/venv/bin/python benchmarks/vs_datafast_0036.py [--latency 0.3] [--requests 100] [--concurrency 16]
+    /tmp/venv/bin/python benchmarks/vs_datafast_0036.py [--latency 0.3] [--requests 100] [--concurrency 32]
 
 Both sides generate the same config (4 classes × 1 language × 1 prompt with a `{{topic}}` placeholder, topics
 scaled so there are `--requests` requests, 5 texts per request) against the project's local LLM server with
@@ -85,7 +85,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.3, help="seconds the server adds to each request")
     parser.add_argument("--requests", type=int, default=100, help="requests per side (scales the topic list)")
-    parser.add_argument("--concurrency", type=int, default=16, help="our provider's max_concurrency")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="our provider's max_concurrency (32 is OpenAIProvider's default)"
+    )
     parser.add_argument("--samples", type=int, default=5, help="num_samples_per_prompt")
     parser.add_argument("--skip-old", action="store_true", help="run only this project's side")
     parser.add_argument("--workdir", default=None, help="where outputs go (default: a new folder under /tmp)")

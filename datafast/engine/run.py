@@ -41,7 +41,8 @@ def run_folder(output_file: str | Path) -> Path:
 
 
 def config_fingerprint(dataset: DatasetBase) -> str:
-    config = dataset.config.model_dump(mode="json", exclude={"output_file"})
+    # Cleaning settings change what is kept, not what is asked: a rerun with other ones resumes.
+    config = dataset.config.model_dump(mode="json", exclude={"output_file", "cleaning"})
     blob = json.dumps({"type": type(dataset).__name__, "config": config}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
