@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datafast.expansion import PromptTemplate, check_template, count_combinations
+from datafast.schema.cleaning import CleaningConfig
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ISO 639-1/639-3 language code, optionally with a script or region subtag: en, fra, pt-BR, zh-Hant.
@@ -80,6 +81,7 @@ class DatasetConfig(BaseModel):
     output_file: str = Field(default="dataset.jsonl", min_length=1)
     languages: dict[str, str] = Field(default_factory=lambda: {"en": "English"})
     expansion: PromptExpansionConfig = Field(default_factory=PromptExpansionConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
 
     @field_validator("languages")
     @classmethod

@@ -1,0 +1,67 @@
+"""What the cleaning step drops from a run's output, each rule switchable (all on by default)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class CleaningConfig(BaseModel):
+    """Which records the cleaning step drops as they arrive. Dropped records go to a side file
+    (`<name>.dropped.jsonl`) with the reason, never silently lost.
+
+    - `drop_empty`: text with no letter or digit (blank, or punctuation only).
+    - `drop_truncated`: the answer was cut off at the token limit (finish reason `length`).
+    - `label_restatement` (classification): the text contains the label name as a run of consecutive words
+      and has at most `label_restatement_max_extra_words` other words ("Positive.", "This is positive").
+    - `wrong_language`: the language identifier names another language than the record's with confidence of
+      at least `language_min_confidence`; texts shorter than `language_min_chars` characters, and languages
+      the identifier does not know, are never judged.
+    - `exact_duplicates`: same text as an earlier kept record after normalisation (Unicode NFKC, case folded,
+      punctuation removed, whitespace collapsed).
+    - `near_duplicates`: estimated Jaccard similarity of at least `near_duplicate_threshold` with an earlier
+      kept record, over word shingles of `near_duplicate_shingle_words` words (MinHash LSH).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    drop_empty: bool = True
+    drop_truncated: bool = True
+    label_restatement: bool = True
+    label_restatement_max_extra_words: int = 3
+    wrong_language: bool = True
+    language_min_chars: int = 40
+    language_min_confidence: float = 0.9
+    exact_duplicates: bool = True
+    near_duplicates: bool = True
+    near_duplicate_threshold: float = 0.8
+    near_duplicate_shingle_words: int = 3
+
+    @field_validator("near_duplicate_threshold")
+    @classmethod
+    def _check_threshold(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(
+                f"near_duplicate_threshold is {value}: it is a Jaccard similarity, above 0 and at most 1 (e.g. 0.8)"
+            )
+        return value
+
+    @field_validator("language_min_confidence")
+    @classmethod
+    def _check_confidence(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(f"language_min_confidence is {value}: use a probability above 0 and at most 1 (e.g. 0.9)")
+        return value
+
+    @field_validator("language_min_chars", "near_duplicate_shingle_words")
+    @classmethod
+    def _check_positive(cls, value: int, info: object) -> int:
+        if value < 1:
+            raise ValueError(f"{getattr(info, 'field_name', 'value')} is {value}: use a whole number of at least 1")
+        return value
+
+    @field_validator("label_restatement_max_extra_words")
+    @classmethod
+    def _check_extra_words(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"label_restatement_max_extra_words is {value}: use 0 or more")
+        return value
