@@ -108,7 +108,7 @@ class DatasetBase(ABC):
             )
         self.config = config
         self._data_rows: list[DatasetRow] | None = []
-        self._record_request_ids: set[str] = set()
+        self._model_ids: set[str] = set()
         self.failures: list[FailedRequest] = []
         self.stats: RunStats | None = None
 
@@ -202,7 +202,7 @@ class DatasetBase(ABC):
         if self._data_rows is None:
             from datafast.engine.run import load_rows
 
-            self._data_rows = load_rows(self, self._record_request_ids)
+            self._data_rows = load_rows(self, self._model_ids)
         return self._data_rows
 
     @data_rows.setter
@@ -248,7 +248,7 @@ class DatasetBase(ABC):
         from datafast.engine.run import DatasetRun
 
         run = DatasetRun(self, bindings, **options)
-        self._record_request_ids = run.record_request_ids
+        self._model_ids = {p.model_id for p in run.providers}
         self._data_rows = None
         self.failures = []
         self.stats = await run.execute()

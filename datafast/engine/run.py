@@ -79,12 +79,13 @@ def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, A
     return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
-def load_rows(dataset: DatasetBase, request_ids: set[str]) -> list[DatasetRow]:
-    """The records of these requests that the output file holds."""
+def load_rows(dataset: DatasetBase, model_ids: set[str]) -> list[DatasetRow]:
+    """The records the output file holds from these models. The file holds one config's records only (a
+    changed config is refused), so this is what a run with these providers made or resumed."""
     return [
         dataset.record_class.model_validate(line)
         for line in JsonlFile(dataset.config.output_file).read()
-        if line.get("request_id") in request_ids
+        if line.get("model_id") in model_ids
     ]
 
 
@@ -114,8 +115,6 @@ class DatasetRun:
         self.progress = RunProgress(show_progress, type(dataset).__name__)
         self.records_written = 0
         self.resumed_requests = 0
-        # Requests whose records belong to this run: `data_rows` reads these back from the output file.
-        self.record_request_ids: set[str] = set()
         self.in_file: set[str] = set()
 
     async def execute(self) -> RunStats:
@@ -221,10 +220,8 @@ class _Observer:
             raise CallFailure("invalid_response", f"records did not validate: {exc}") from None
         except ValueError as exc:
             raise CallFailure("invalid_response", f"answer rejected: {exc}") from None
-        if records:
-            run.record_request_ids.add(item.key)
-            if item.key not in run.in_file:
-                run._write(records)
+        if records and item.key not in run.in_file:
+            run._write(records)
         if resumed:
             run.resumed_requests += 1
             run.progress.advance(resumed=True)
