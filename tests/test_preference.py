@@ -181,7 +181,6 @@ def test_role_errors_before_anything_is_sent(all_env, tmp_path):
     ("overrides", "message"),
     [
         ({"input_documents": []}, "input_documents is empty"),
-        ({"input_documents": None}, "input_documents is missing"),
         ({"input_documents": ["ok", " "]}, "input_documents\\[1\\] is empty"),
         ({"num_samples_per_prompt": 0}, "num_samples_per_prompt"),
         (
@@ -316,3 +315,84 @@ def test_the_judge_swaps_a_pair_it_scores_the_other_way(tmp_path, chosen_score, 
     assert record["chosen_model_id"] == record["model_id"] == ("r" if swapped else "c")
     assert record["chosen_response_score"] == max(chosen_score, rejected_score)
     assert record["chosen_response_assessment"] == ("on bad" if swapped else "on good")
+
+
+def test_documents_from_a_jsonl_csv_or_parquet_file(all_env, tmp_path):
+    rows = [
+        {"id": "a1", "body": DOCS[0], "n": 1},
+        {"id": "a2", "body": "too short", "n": 2},
+        {"id": "a3", "body": DOCS[1], "n": 3},
+        {"id": "a4", "body": DOCS[2], "n": 4},
+    ]
+    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = pref_config(
+        tmp_path / "f.jsonl",
+        input_documents=None,
+        local_file_path=str(tmp_path / "docs.jsonl"),
+        text_column="body",
+        min_document_length=20,
+        sample_count=2,
+        num_samples_per_prompt=1,
+    )
+    dataset = PreferenceDataset(config)
+    assert dataset.documents() == [("a1", DOCS[0]), ("a3", DOCS[1])]
+    dataset.generate(OpenAIProvider(), AnthropicProvider(), GeminiProvider(), show_progress=False)
+    got = rows_of(tmp_path / "f.jsonl")
+    assert sorted((r.document_id, r.input_document) for r in got) == [("a1", DOCS[0]), ("a3", DOCS[1])]
+
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with (tmp_path / "docs.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "body", "n"])
+        writer.writeheader()
+        writer.writerows(rows)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "docs.parquet")
+    for name in ("docs.csv", "docs.parquet"):
+        other = PreferenceDataset(config.model_copy(update={"local_file_path": str(tmp_path / name)}))
+        assert other.documents() == dataset.documents()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text('{"body": "x"}\n'), "text_column 'text' is not a column of .*; its columns are: body"),
+        (lambda p: p.write_text(""), "is empty \\(0 rows\\)"),
+        (lambda p: p.write_text('{"text": "tiny"}\n'), "no row of .* is left after the length filters"),
+    ],
+)
+def test_a_bad_document_file_is_refused_before_anything_is_sent(llm_server, tmp_path, make, message):
+    path = tmp_path / "docs.jsonl"
+    make(path)
+    config = pref_config(tmp_path / "o.jsonl", input_documents=None, local_file_path=str(path), min_document_length=10)
+    with pytest.raises(ConfigError, match=message):
+        PreferenceDataset(config)
+    assert llm_server.requests() == []
+
+
+def test_exactly_one_document_source(tmp_path):
+    with pytest.raises(ValidationError, match="no documents: give input_documents"):
+        pref_config(tmp_path / "o.jsonl", input_documents=None)
+    with pytest.raises(ValidationError, match="only one source of documents, not input_documents and local_file_path"):
+        pref_config(tmp_path / "o.jsonl", local_file_path="docs.jsonl")
+    with pytest.raises(ValidationError, match="min_document_length is above max_document_length"):
+        pref_config(tmp_path / "o.jsonl", min_document_length=50, max_document_length=10)
+
+
+def test_documents_from_a_hugging_face_dataset_saved_to_disk(all_env, tmp_path):
+    import datasets
+
+    folder = tmp_path / "hf"
+    datasets.Dataset.from_list([{"content": d, "id": f"hf-{i}"} for i, d in enumerate(DOCS)]).save_to_disk(str(folder))
+    config = pref_config(
+        tmp_path / "hf.jsonl", input_documents=None, hf_dataset_name=str(folder), text_column="content", sample_count=2
+    )
+    dataset = PreferenceDataset(config)
+    assert dataset.documents() == [("hf-0", DOCS[0]), ("hf-1", DOCS[1])]
+    dataset.generate(OpenAIProvider(), AnthropicProvider(), GeminiProvider(), show_progress=False)
+    rows = rows_of(tmp_path / "hf.jsonl")
+    assert len(rows) == 4 and {r.document_id for r in rows} == {"hf-0", "hf-1"}
+    with pytest.raises(ConfigError, match="text_column 'text' is not a column of Hugging Face dataset"):
+        PreferenceDataset(config.model_copy(update={"text_column": "text"}))

@@ -91,9 +91,32 @@ class PreferenceDataset(DatasetBase):
     role_keywords: ClassVar[dict[str, str]] = ROLE_KEYWORDS
     config: PreferenceDatasetConfig
 
+    def __init__(self, config: PreferenceDatasetConfig) -> None:
+        super().__init__(config)
+        self._documents = self._load_documents()
+
     def documents(self) -> list[tuple[str, str]]:
-        """(document id, text) of every source document."""
-        return [(str(i), text) for i, text in enumerate(self.config.input_documents or [])]
+        """(document id, text) of every source document: its `id` column when the source has one, else
+        its index in the source."""
+        return self._documents
+
+    def _load_documents(self) -> list[tuple[str, str]]:
+        # Read once, when the dataset is built, so a bad source is reported before anything is sent.
+        from datafast.sources import load_source_rows
+
+        c = self.config
+        rows = load_source_rows(
+            hf_dataset_name=c.hf_dataset_name,
+            hf_dataset_subset=c.hf_dataset_subset,
+            hf_dataset_split=c.hf_dataset_split,
+            local_file_path=c.local_file_path,
+            input_rows=c.input_documents,
+            text_column=c.text_column,
+            sample_count=c.sample_count,
+            min_document_length=c.min_document_length,
+            max_document_length=c.max_document_length,
+        )
+        return [(row.document_id, row.text(c.text_column).strip()) for row in rows]
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:
         return [

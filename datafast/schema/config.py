@@ -413,8 +413,9 @@ class PreferenceDatasetConfig(DatasetConfig):
     `num_samples_per_prompt` questions about the document. Each question is optionally made harder
     (`evol_instruct`), then answered well by the chosen-response LLM and worse by the rejected-response
     LLM; with `llm_as_judge` the judge LLM scores both answers from 1 to 10 and, should it prefer the
-    rejected one, the two are swapped. Documents come from `input_documents`, or from a file or Hugging
-    Face dataset (`source`).
+    rejected one, the two are swapped. Documents come from `input_documents`, or from the `text_column` of
+    a local file (`local_file_path`) or a Hugging Face dataset (`hf_dataset_name`), optionally filtered by
+    length and cut to the first `sample_count`.
     """
 
     mandatory_placeholders: ClassVar[dict[str, str]] = {
@@ -444,6 +445,15 @@ class PreferenceDatasetConfig(DatasetConfig):
 
     dataset_type: Literal["preference"] = "preference"
     input_documents: list[str] | None = None
+    # Or documents from a file or a Hugging Face dataset (read with datafast.sources), one per row.
+    local_file_path: str | None = Field(default=None, min_length=1)
+    hf_dataset_name: str | None = Field(default=None, min_length=1)
+    hf_dataset_subset: str | None = None
+    hf_dataset_split: str = Field(default="train", min_length=1)
+    text_column: str = Field(default="text", min_length=1)
+    sample_count: int | None = Field(default=None, ge=1)
+    min_document_length: int | None = Field(default=None, ge=1)
+    max_document_length: int | None = Field(default=None, ge=1)
     num_samples_per_prompt: int = Field(default=3, ge=1, le=100)
     question_generation_prompts: list[str] | None = None
     chosen_response_generation_prompt: str | None = None
@@ -474,8 +484,16 @@ class PreferenceDatasetConfig(DatasetConfig):
     def _check_preference(self) -> Self:
         if self.prompts is not None:
             raise ValueError("preference takes its question prompts in question_generation_prompts, not prompts")
-        if self.input_documents is None:
-            raise ValueError("input_documents is missing: give the documents to write questions about")
+        sources = [n for n in ("input_documents", "local_file_path", "hf_dataset_name") if getattr(self, n) is not None]
+        if not sources:
+            raise ValueError(
+                "no documents: give input_documents (a list of texts), local_file_path (.jsonl, .csv or .parquet, "
+                "with text_column) or hf_dataset_name (a Hugging Face dataset or a save_to_disk folder)"
+            )
+        if len(sources) > 1:
+            raise ValueError(f"give only one source of documents, not {' and '.join(sources)}")
+        if (self.min_document_length or 0) > (self.max_document_length or float("inf")):
+            raise ValueError("min_document_length is above max_document_length")
         if self.evolution_prompt is not None and "{answer}" in self.evolution_prompt:
             raise ValueError(
                 "evolution_prompt uses {answer}, but questions are evolved before they are answered; "
