@@ -258,6 +258,52 @@ class DatasetBase(ABC):
         """Write `data_rows` to `filepath` (atomically: the file is complete or untouched)."""
         write_jsonl(filepath, self.data_rows)
 
+    def to_parquet(self, filepath: str | Path) -> Path:
+        """Write `data_rows` to a Parquet file (atomically); nested fields keep their Arrow types."""
+        from datafast.outputs.export import to_parquet
+
+        return to_parquet(self.data_rows, filepath)
+
+    def to_csv(self, filepath: str | Path) -> Path:
+        """Write `data_rows` to a CSV file (atomically); nested fields are JSON strings."""
+        from datafast.outputs.export import to_csv
+
+        return to_csv(self.data_rows, filepath)
+
+    def to_hf_dataset(self) -> Any:
+        """`data_rows` as a `datasets.Dataset`; a classification dataset's `label` is a ClassLabel."""
+        from datafast.outputs.export import to_hf_dataset
+
+        return to_hf_dataset(self.data_rows, class_names=self._class_names())
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        train_size: float | None = None,
+        seed: int = 42,
+        private: bool = True,
+        token: str | None = None,
+    ) -> str:
+        """Upload `data_rows` to the Hub dataset repo `repo_id` (created private unless `private=False`) as
+        Parquet, split into train/test when `train_size` is given (stratified by label), with a generated
+        dataset card. The token is `token`, else `HF_TOKEN`. Returns the repo URL."""
+        from datafast.outputs.hub import push_to_hub
+
+        return push_to_hub(
+            self.data_rows,
+            repo_id,
+            config=self.config.model_dump(mode="json"),
+            train_size=train_size,
+            seed=seed,
+            private=private,
+            token=token,
+            class_names=self._class_names(),
+        )
+
+    def _class_names(self) -> list[str] | None:
+        classes = getattr(self.config, "classes", None)
+        return [c.name for c in classes] if classes else None
+
 
 def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `generate`'s coroutine to the end from synchronous code."""

@@ -1,5 +1,7 @@
 """Where records go: the JSONL file written as a run goes, and exports."""
 
+from datafast.outputs.export import to_csv, to_hf_dataset, to_parquet
+from datafast.outputs.hub import hub_files, push_to_hub
 from datafast.outputs.jsonl import JsonlFile, write_jsonl
 
-__all__ = ["JsonlFile", "write_jsonl"]
+__all__ = ["JsonlFile", "hub_files", "push_to_hub", "to_csv", "to_hf_dataset", "to_parquet", "write_jsonl"]

@@ -1,0 +1,168 @@
+"""Publishing a dataset on the Hugging Face Hub: Parquet shards per split and a dataset card, in one commit.
+
+What is uploaded is computed by `hub_files`, a pure function (records in, file paths and bytes out);
+`push_to_hub` checks its arguments before any network access, then creates the repo and commits those files
+through `huggingface_hub.HfApi`."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from datafast.errors import ConfigError
+from datafast.outputs.card import card_metadata, dataset_card
+from datafast.outputs.export import Record, as_dicts, to_hf_dataset
+from datafast.outputs.splits import check_train_size, split_indices
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+_REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class HubUpload:
+    """The files of one push: path in the repo -> bytes (README.md and `data/<split>-00000-of-00001.parquet`),
+    and the number of records in each split."""
+
+    files: dict[str, bytes]
+    split_sizes: dict[str, int]
+
+    @property
+    def card(self) -> str:
+        return self.files["README.md"].decode("utf-8")
+
+
+def check_repo_id(repo_id: str) -> str:
+    """A Hub dataset id is `namespace/name`: letters, digits, '-', '_', '.', not starting with '-' or '.',
+    no '--' or '..', at most 96 characters per part."""
+    parts = repo_id.split("/") if isinstance(repo_id, str) else []
+    if len(parts) != 2 or not all(
+        _REPO_PART.match(p) and len(p) <= 96 and "--" not in p and ".." not in p and not p.endswith((".", "-"))
+        for p in parts
+    ):
+        raise ConfigError(
+            f"repo id {repo_id!r} is not valid: use 'namespace/name' (your user or organisation, a slash, the "
+            "dataset name), with letters, digits, '-', '_' and '.', e.g. 'me/sentiment'"
+        )
+    return repo_id
+
+
+def hub_files(
+    records: Iterable[Record],
+    repo_id: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    train_size: float | None = None,
+    seed: int = 42,
+    class_names: Sequence[str] | None = None,
+    license: str = "other",
+    run_summary: Mapping[str, Any] | None = None,
+) -> HubUpload:
+    """The exact files `push_to_hub` uploads. With `train_size`, a `train` and a `test` split (see
+    `datafast.outputs.splits.split_indices`); without, one `train` split. The card's figures come from
+    `datafast.quality.build_report` over all records."""
+    from datafast.quality.report import build_report
+
+    check_repo_id(repo_id)
+    train_size = check_train_size(train_size)
+    rows = as_dicts(records)
+    if not rows:
+        raise ConfigError("the dataset has no records: generate it first (nothing to push)")
+    if train_size is None:
+        splits = {"train": rows}
+    else:
+        train, test = split_indices(rows, train_size, seed, by="label")
+        splits = {"train": [rows[i] for i in train], "test": [rows[i] for i in test]}
+    dataset_type = (config or {}).get("dataset_type") or rows[0].get("dataset_type")
+    languages = sorted({str(r["language"]) for r in rows if r.get("language")}) or ["en"]
+    metadata = card_metadata(
+        dataset_type=dataset_type,
+        languages=languages,
+        num_records=len(rows),
+        splits=list(splits),
+        license=license,
+        pretty_name=repo_id.split("/")[-1],
+    )
+    card = dataset_card(
+        repo_id=repo_id,
+        metadata=metadata,
+        dataset_type=dataset_type,
+        config=config,
+        splits=splits,
+        report=build_report(rows),
+        run_summary=run_summary,
+    )
+    files = {"README.md": card.encode("utf-8")}
+    for split, split_rows in splits.items():
+        shard = _parquet_bytes(to_hf_dataset(split_rows, class_names=class_names))
+        files[f"data/{split}-00000-of-00001.parquet"] = shard
+    return HubUpload(files=files, split_sizes={split: len(r) for split, r in splits.items()})
+
+
+def _parquet_bytes(dataset: Any) -> bytes:
+    """The Parquet shard of a `datasets.Dataset`, its features (ClassLabel names) kept in the schema metadata."""
+    from datasets.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        buffer = io.BytesIO()
+        dataset.to_parquet(buffer)
+        return buffer.getvalue()
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def push_to_hub(
+    records: Iterable[Record],
+    repo_id: str,
+    *,
+    config: Mapping[str, Any] | None = None,
+    train_size: float | None = None,
+    seed: int = 42,
+    private: bool = True,
+    token: str | None = None,
+    class_names: Sequence[str] | None = None,
+    license: str = "other",
+    run_summary: Mapping[str, Any] | None = None,
+    api: HfApi | None = None,
+    commit_message: str = "Upload dataset generated with datafast",
+) -> str:
+    """Create (or reuse) the dataset repo `repo_id` and upload the records as Parquet shards with a dataset
+    card, in one commit. Returns the repo URL. The token is `token`, else `HF_TOKEN` or the saved login;
+    `api` replaces the `HfApi` client (another endpoint, a test double)."""
+    from huggingface_hub import CommitOperationAdd, HfApi, get_token
+
+    check_repo_id(repo_id)
+    check_train_size(train_size)
+    token = token or get_token()
+    if not token:
+        raise ConfigError(
+            "no Hugging Face token: set HF_TOKEN (a write token from your Hub settings), log in with "
+            "`hf auth login`, or pass token="
+        )
+    upload = hub_files(
+        records,
+        repo_id,
+        config=config,
+        train_size=train_size,
+        seed=seed,
+        class_names=class_names,
+        license=license,
+        run_summary=run_summary,
+    )
+    api = api or HfApi()
+    repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
+    api.create_commit(
+        repo_id,
+        operations=[CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()],
+        commit_message=commit_message,
+        repo_type="dataset",
+        token=token,
+    )
+    return str(repo_url)

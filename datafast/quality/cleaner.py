@@ -1,0 +1,138 @@
+"""The cleaning step: decides, one record at a time as a run writes them, whether a record is kept, and
+keeps the dropped ones in a side file with the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from pydantic import BaseModel
+
+from datafast.outputs.jsonl import JsonlFile
+from datafast.quality.language import base_code, identify, known_languages
+from datafast.quality.near_duplicates import NearDuplicateIndex
+from datafast.quality.text import duplicate_key, words
+from datafast.schema.cleaning import CleaningConfig
+
+EMPTY: Final = "empty"
+TRUNCATED: Final = "truncated"
+EXACT_DUPLICATE: Final = "exact_duplicate"
+NEAR_DUPLICATE: Final = "near_duplicate"
+WRONG_LANGUAGE: Final = "wrong_language"
+RESTATES_LABEL: Final = "restates_label"
+# In the order the rules are applied: a record is dropped for the first rule it breaks.
+DROP_REASONS: Final = (EMPTY, TRUNCATED, RESTATES_LABEL, WRONG_LANGUAGE, EXACT_DUPLICATE, NEAR_DUPLICATE)
+
+
+class RecordCleaner:
+    """Online filter over a stream of texts, applying the rules of a `CleaningConfig` (see there for their
+    exact definitions). `check` is called once per arriving record; kept texts are remembered so later
+    duplicates of them are found. Not thread-safe: call it from one thread (the run's writer)."""
+
+    def __init__(self, config: CleaningConfig) -> None:
+        self.config = config
+        self._seen: set[bytes] = set()
+        self._near = NearDuplicateIndex(config.near_duplicate_threshold, config.near_duplicate_shingle_words)
+
+    def remember(self, text: str) -> None:
+        """Seed with a record already kept (on resume, from the existing output file)."""
+        if self.config.exact_duplicates:
+            self._seen.add(duplicate_key(text))
+        if self.config.near_duplicates:
+            minhash = self._near.signature(text)
+            if minhash is not None:
+                self._near.add(minhash)
+
+    def check(
+        self, text: str, *, language: str | None = None, label: str | None = None, truncated: bool = False
+    ) -> str | None:
+        """None = keep (and remember it for later duplicate checks); else the reason it is dropped:
+        one of "empty", "truncated", "exact_duplicate", "near_duplicate", "wrong_language", "restates_label"."""
+        config = self.config
+        tokens = words(text)
+        if config.drop_empty and not tokens:
+            return EMPTY
+        if config.drop_truncated and truncated:
+            return TRUNCATED
+        extra_words = config.label_restatement_max_extra_words
+        if config.label_restatement and label and restates_label(tokens, label, extra_words):
+            return RESTATES_LABEL
+        if config.wrong_language and language and self._wrong_language(text, language):
+            return WRONG_LANGUAGE
+        key = duplicate_key(text) if config.exact_duplicates else None
+        if key is not None and key in self._seen:
+            return EXACT_DUPLICATE
+        minhash = self._near.signature_of_words(tokens) if config.near_duplicates else None
+        if minhash is not None and self._near.find(minhash) is not None:
+            return NEAR_DUPLICATE
+        if key is not None:
+            self._seen.add(key)
+        if minhash is not None:
+            self._near.add(minhash)
+        return None
+
+    def _wrong_language(self, text: str, language: str) -> bool:
+        expected = base_code(language)
+        if len(text.strip()) < self.config.language_min_chars or expected not in known_languages():
+            return False
+        found, confidence = identify(text)
+        return found != expected and confidence >= self.config.language_min_confidence
+
+
+def restates_label(tokens: list[str], label: str, max_extra_words: int) -> bool:
+    """True when the words of `label` appear in `tokens` as a consecutive run and at most `max_extra_words`
+    other words are there: "Positive!", "This is positive", "label: very negative" restate their label;
+    "I felt positive about the whole trip" does not. Words are compared case-folded, so "very_negative"
+    matches "Very negative"."""
+    label_tokens = words(label)
+    n = len(label_tokens)
+    if not n or len(tokens) - n > max_extra_words:
+        return False
+    return any(tokens[i : i + n] == label_tokens for i in range(len(tokens) - n + 1))
+
+
+def dropped_path(output_file: str | Path) -> Path:
+    """The side file of dropped records next to an output file: `x.jsonl` -> `x.dropped.jsonl`."""
+    path = Path(output_file)
+    return path.with_name(path.stem + ".dropped.jsonl")
+
+
+class DroppedRecord(BaseModel):
+    """One line of the dropped-records file: why, and the whole record."""
+
+    reason: str
+    record: dict[str, Any]
+
+
+class DroppedRecords:
+    """Appends dropped records, with their reason, to `<stem>.dropped.jsonl` next to the output file.
+    Use as a context manager (or `open`/`close`) around the run; `add` writes one line."""
+
+    def __init__(self, output_file: str | Path) -> None:
+        self.path = dropped_path(output_file)
+        self._file = JsonlFile(self.path)
+
+    def __enter__(self) -> DroppedRecords:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        self._file.open()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def add(self, reason: str, record: dict[str, Any] | BaseModel, *, sync: bool = False) -> None:
+        """Write one dropped record. `sync=True` fsyncs (the run store usually holds a durable copy)."""
+        if reason not in DROP_REASONS:
+            raise ValueError(f"unknown drop reason {reason!r}; one of {', '.join(DROP_REASONS)}")
+        data = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
+        self._file.append([DroppedRecord(reason=reason, record=data)], sync=sync)
+
+    def read(self) -> Iterator[dict[str, Any]]:
+        """The lines written so far, as `{"reason": ..., "record": {...}}` dicts."""
+        return self._file.read()
