@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.text import Text
 
 from datafast._env import apply_offline_defaults
+from datafast.data_commands import add_commands as add_data_commands
+from datafast.data_commands import run_command as run_data_command
 from datafast.errors import DatafastError
 
 console = Console(stderr=True)
@@ -32,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
+    add_data_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -43,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "generate":
             return _generate(args.config, not args.no_progress, args.max_cost, args.overwrite)
+        if args.command in ("inspect", "push"):
+            return run_data_command(args) or 0
         return _plan(args.config, args.samples)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
