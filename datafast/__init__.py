@@ -6,6 +6,8 @@ apply_offline_defaults()
 
 from datafast.datasets import (  # noqa: E402
     ClassificationDataset,
+    GenericPipelineDataset,
+    MCQDataset,
     PreferenceDataset,
     RawDataset,
     UltrachatDataset,
@@ -22,6 +24,8 @@ from datafast.llms import (  # noqa: E402
 )
 from datafast.schema.config import (  # noqa: E402
     ClassificationDatasetConfig,
+    GenericPipelineDatasetConfig,
+    MCQDatasetConfig,
     PreferenceDatasetConfig,
     PromptExpansionConfig,
     RawDatasetConfig,
@@ -37,7 +41,11 @@ __all__ = [
     "ConfigError",
     "DatafastError",
     "GeminiProvider",
+    "GenericPipelineDataset",
+    "GenericPipelineDatasetConfig",
     "LocalProvider",
+    "MCQDataset",
+    "MCQDatasetConfig",
     "MissingAPIKeyError",
     "OllamaProvider",
     "OpenAICompatibleProvider",

@@ -2,6 +2,8 @@
 
 from datafast.datasets.base import DatasetBase, FailedRequest
 from datafast.datasets.classification import ClassificationDataset
+from datafast.datasets.generic_pipeline import GenericPipelineDataset
+from datafast.datasets.mcq import MCQDataset
 from datafast.datasets.preference import PreferenceDataset
 from datafast.datasets.raw import RawDataset
 from datafast.datasets.ultrachat import UltrachatDataset
@@ -14,6 +16,8 @@ __all__ = [
     "ClassificationDataset",
     "DatasetBase",
     "FailedRequest",
+    "GenericPipelineDataset",
+    "MCQDataset",
     "PreferenceDataset",
     "RawDataset",
     "TextClassificationDataset",

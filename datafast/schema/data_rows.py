@@ -106,3 +106,35 @@ class PreferenceRow(DatasetRow):
                 "rejected": [{"role": "assistant", "content": self.rejected_response}],
             }
         return {"prompt": self.question, "chosen": self.chosen_response, "rejected": self.rejected_response}
+
+
+class MCQRow(DatasetRow):
+    """A multiple-choice question about a source document: the question, its correct answer and three
+    plausible incorrect answers (all four distinct, ignoring case), with the document and its id."""
+
+    source_document: str = Field(min_length=1)
+    document_id: str
+    context: str | None = None
+    question: str = Field(min_length=1)
+    correct_answer: str = Field(min_length=1)
+    incorrect_answer_1: str = Field(min_length=1)
+    incorrect_answer_2: str = Field(min_length=1)
+    incorrect_answer_3: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_distinct_answers(self) -> Self:
+        answers = [self.correct_answer, self.incorrect_answer_1, self.incorrect_answer_2, self.incorrect_answer_3]
+        folded = [a.strip().casefold() for a in answers]
+        if len(set(folded)) < 4:
+            raise ValueError("the correct answer and the three incorrect answers must all differ")
+        return self
+
+
+class GenericPipelineRow(DatasetRow):
+    """One output of a generic pipeline: the input row's `document_id`, its forwarded columns and the
+    generated output fields, as top-level fields. A run validates its records against a model made for its
+    config (exactly those fields); this base accepts any of them, to read a file back."""
+
+    model_config = ConfigDict(extra="allow")
+
+    document_id: str

@@ -1,0 +1,105 @@
+"""Generic pipeline: your prompt over each input row, with your output fields (column names or a Pydantic
+model), and chosen input columns forwarded into the records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from datafast.datasets.base import DatasetBase, MandatoryCombination, PromptRequest
+from datafast.datasets.chains import numbered
+from datafast.schema.config import GenericPipelineDatasetConfig
+from datafast.schema.data_rows import GenericPipelineRow
+from datafast.sources import SourceRow, as_text, load_config_rows
+
+
+def output_item_model(config: GenericPipelineDatasetConfig) -> type[BaseModel]:
+    """One output: the user's model, or one text field per output column."""
+    if config.output_model is not None:
+        assert isinstance(config.output_model, type)
+        return config.output_model
+    fields: dict[str, Any] = {name: (str, Field(min_length=1)) for name in config.output_columns or []}
+    return create_model("Output", **fields)
+
+
+def outputs_model(config: GenericPipelineDatasetConfig) -> type[BaseModel]:
+    """`{"outputs": [item, ...]}` with exactly `num_samples_per_prompt` items."""
+    n = config.num_samples_per_prompt
+    item = output_item_model(config)
+    return create_model(
+        "Outputs", outputs=(list[item], Field(min_length=n, max_length=n, description=f"exactly {n} outputs"))
+    )
+
+
+def record_model(config: GenericPipelineDatasetConfig) -> type[GenericPipelineRow]:
+    """The record model of this config: the common fields, `document_id`, the forwarded columns (any JSON
+    value) and the output fields (as the output model declares them), and nothing else."""
+    fields: dict[str, Any] = {name: (Any, None) for name in config.forward_columns or []}
+    if config.output_model is not None:
+        assert isinstance(config.output_model, type)
+        for name, info in config.output_model.model_fields.items():
+            fields[name] = (info.annotation, info)
+    else:
+        fields |= {name: (str, Field(min_length=1)) for name in config.output_columns or []}
+    return create_model("GenericPipelineRecord", __base__=_ExactRow, **fields)
+
+
+class _ExactRow(GenericPipelineRow):
+    """A record with no field beyond those its config declares."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenericPipelineDataset(DatasetBase):
+    """Runs the config's prompts over every input row × language × prompt × optional-placeholder
+    combination with every provider; each request gives `num_samples_per_prompt` outputs, each a record
+    (validated against a record model built for the config: `record_class`). The rows are read and their
+    columns checked when the dataset is built, before anything is sent."""
+
+    config_class: ClassVar[type[GenericPipelineDatasetConfig]] = GenericPipelineDatasetConfig
+    record_class: ClassVar[type[GenericPipelineRow]] = GenericPipelineRow
+    config: GenericPipelineDatasetConfig
+
+    def __init__(self, config: GenericPipelineDatasetConfig) -> None:
+        super().__init__(config)
+        columns = {name: "input_columns" for name in config.input_columns}
+        columns |= {name: "forward_columns" for name in config.forward_columns or [] if name not in columns}
+        self.rows: list[SourceRow] = load_config_rows(config, columns=columns)
+        self._rows_by_index = {row.index: row for row in self.rows}
+        self.record_class = record_model(config)  # type: ignore[misc]
+        self._response_model = outputs_model(config)
+
+    def mandatory_combinations(self) -> list[MandatoryCombination]:
+        combos = []
+        for row in self.rows:
+            values = {name: as_text(row.values.get(name)) for name in self.config.input_columns}
+            for code in self.config.languages:
+                combos.append(
+                    MandatoryCombination(
+                        placeholders={
+                            **values,
+                            "num_samples": str(self.config.num_samples_per_prompt),
+                            **self.language_placeholders(code),
+                        },
+                        language=code,
+                        fields={"document_id": row.document_id, "row": str(row.index)},
+                    )
+                )
+        return combos
+
+    def prompt_requests(self) -> Iterator[PromptRequest]:
+        # A request's position in the run keeps two identical rows two requests (keys include `draw`).
+        return numbered(super().prompt_requests())
+
+    def response_model(self) -> type[BaseModel]:
+        return self._response_model
+
+    def records_from(self, request: PromptRequest, answer: Any) -> list[dict[str, Any]]:
+        row = self._rows_by_index[int(request.fields["row"])]
+        forwarded = {name: row.values.get(name) for name in self.config.forward_columns or []}
+        return [
+            {"document_id": request.fields["document_id"], **forwarded, **output.model_dump(mode="json")}
+            for output in answer.outputs[: self.config.num_samples_per_prompt]
+        ]

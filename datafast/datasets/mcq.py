@@ -1,0 +1,170 @@
+"""Multiple-choice questions from source documents: questions with their correct answer from each document,
+then three plausible incorrect answers for each question."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field, create_model
+
+from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
+from datafast.datasets.chains import branch, clean, numbered, render
+from datafast.llms.base import LLMProvider
+from datafast.schema.config import MCQDatasetConfig
+from datafast.schema.data_rows import MCQRow
+from datafast.sources import SourceRow, load_config_rows
+
+DISTRACTOR_PROMPT = (
+    "Source document:\n<document>\n{document}\n</document>\n\n"
+    "A multiple-choice question about this document and its correct answer:\n"
+    "Question: {question}\nCorrect answer: {correct_answer}\n\n"
+    "Write three incorrect answers in {language_name} for this question. Each must be clearly wrong to "
+    "someone who knows the document, yet plausible to someone who does not: the same kind of thing as the "
+    "correct answer (a date for a date, a name for a name), of similar length and style, and ideally a "
+    "common misconception or something the document mentions in another role. They must differ from the "
+    "correct answer and from one another, and none may be 'all of the above' or 'none of the above'."
+)
+
+
+class QuestionAnswer(BaseModel):
+    """A question and its correct answer."""
+
+    question: str = Field(description="the question, understandable without the document")
+    correct_answer: str = Field(description="its one correct answer, short")
+
+
+class IncorrectAnswers(BaseModel):
+    """Three plausible incorrect answers to one question."""
+
+    incorrect_answer_1: str = Field(description="a plausible but incorrect answer")
+    incorrect_answer_2: str = Field(description="another plausible but incorrect answer")
+    incorrect_answer_3: str = Field(description="a third plausible but incorrect answer")
+
+
+def questions_model(n: int) -> type[BaseModel]:
+    """`{"questions": [{"question", "correct_answer"}, ...]}` with exactly `n` items."""
+    return create_model(
+        "Questions",
+        questions=(
+            list[QuestionAnswer],
+            Field(min_length=n, max_length=n, description=f"exactly {n} questions with their correct answer"),
+        ),
+    )
+
+
+def distinct_answers(correct: str, incorrect: list[str]) -> list[str]:
+    """The incorrect answers, stripped; ValueError if one is empty, repeats the correct answer or another
+    incorrect one (ignoring case)."""
+    cleaned = [clean(a, "incorrect answer") for a in incorrect]
+    seen = {correct.strip().casefold(): "the correct answer"}
+    for i, answer in enumerate(cleaned, 1):
+        key = answer.casefold()
+        if key in seen:
+            raise ValueError(f"incorrect answer {i} ({answer!r}) repeats {seen[key]}")
+        seen[key] = f"incorrect answer {i}"
+    return cleaned
+
+
+class MCQDataset(DatasetBase):
+    """Generates `MCQRow`s: for every source document × language × prompt × optional-placeholder
+    combination and every provider, `num_samples_per_prompt` questions, each with its correct answer and
+    three incorrect ones from a second request. The documents are read (and checked) when the dataset is
+    built, so a bad source fails before anything is sent."""
+
+    config_class: ClassVar[type[MCQDatasetConfig]] = MCQDatasetConfig
+    record_class: ClassVar[type[MCQRow]] = MCQRow
+    step_name: ClassVar[str] = "questions"
+    config: MCQDatasetConfig
+
+    def __init__(self, config: MCQDatasetConfig) -> None:
+        super().__init__(config)
+        columns = {config.context_column: "context_column"} if config.context_column else {}
+        self.rows: list[SourceRow] = load_config_rows(
+            config,
+            text_column=config.text_column,
+            columns=columns,
+            min_document_length=config.min_document_length,
+            max_document_length=config.max_document_length,
+        )
+
+    def mandatory_combinations(self) -> list[MandatoryCombination]:
+        combos = []
+        for row in self.rows:
+            text = row.text(self.config.text_column).strip()
+            values = {"document": text, "text": text}
+            fields = {"document_id": row.document_id, "document": text}
+            if self.config.context_column:
+                values["context"] = fields["context"] = row.text(self.config.context_column).strip()
+            for code in self.config.languages:
+                combos.append(
+                    MandatoryCombination(
+                        placeholders={
+                            "num_samples": str(self.config.num_samples_per_prompt),
+                            **values,
+                            **self.language_placeholders(code),
+                        },
+                        language=code,
+                        fields=fields,
+                    )
+                )
+        return combos
+
+    def prompt_requests(self) -> Iterator[PromptRequest]:
+        return numbered(super().prompt_requests())
+
+    # -- the chain -------------------------------------------------------------------------------------
+
+    def first_asks(self) -> Iterator[Ask]:
+        model = questions_model(self.config.num_samples_per_prompt)
+        for request in self.prompt_requests():
+            yield Ask("questions", [{"role": "user", "content": request.prompt}], model, request)
+
+    def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
+        origin = ask.origin
+        if ask.step == "questions":
+            n = self.config.num_samples_per_prompt
+            pairs = [
+                (clean(p.question, "question"), clean(p.correct_answer, "correct answer")) for p in answer.questions
+            ]
+            if len(pairs) != n:
+                raise ValueError(f"expected {n} questions, got {len(pairs)}")
+            return Outcome(then=[self._distractors(branch(origin, i, n), q, a) for i, (q, a) in enumerate(pairs)])
+        question, correct = ask.state
+        incorrect = distinct_answers(
+            correct, [answer.incorrect_answer_1, answer.incorrect_answer_2, answer.incorrect_answer_3]
+        )
+        record = {
+            "source_document": origin.fields["document"],
+            "document_id": origin.fields["document_id"],
+            "context": origin.fields.get("context"),
+            "question": question,
+            "correct_answer": correct,
+            **{f"incorrect_answer_{i}": text for i, text in enumerate(incorrect, 1)},
+        }
+        return Outcome(records=[record])
+
+    def _distractors(self, origin: PromptRequest, question: str, correct: str) -> Ask:
+        values = {
+            "question": question,
+            "correct_answer": correct,
+            "document": origin.fields["document"],
+            "text": origin.fields["document"],
+            "context": origin.fields.get("context", ""),
+            **self.language_placeholders(origin.language),
+        }
+        prompt = render(self.config.distractor_prompt or DISTRACTOR_PROMPT, values)
+        return Ask(
+            "distractors", [{"role": "user", "content": prompt}], IncorrectAnswers, origin, state=(question, correct)
+        )
+
+    # -- counts ----------------------------------------------------------------------------------------
+
+    def num_requests(self) -> int:
+        """One request per prompt for its questions, then one per question for its incorrect answers."""
+        prompts = self.num_requests_per_provider()
+        return prompts + prompts * self.config.num_samples_per_prompt
+
+    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
+        """One record per question: documents × languages × prompts × num_samples × providers."""
+        return self.num_requests_per_provider() * self.config.num_samples_per_prompt * len(self.bindings(llms))
