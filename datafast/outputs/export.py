@@ -2,8 +2,8 @@
 
 Records may be any mix of record dicts and Pydantic rows. Columns are the union of the records' fields in
 first-seen order. In Parquet and `datasets`, nested fields (placeholders, chat messages) keep their native
-Arrow types; a field whose values Arrow cannot type consistently (free-form `metadata`, an always-empty
-dict) is stored as a JSON string instead. In CSV every nested field is a JSON string. Files are written
+Arrow types; free-form `metadata` and a field whose values Arrow cannot type consistently (an always-empty
+dict, mixed types) are stored as JSON strings instead. In CSV every nested field is a JSON string. Files are written
 atomically: a temporary file renamed over the target when complete."""
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 Record = Mapping[str, Any] | BaseModel
+# Free-form by design: a struct over the union of its keys would invent nulls, so it stays JSON text.
+JSON_COLUMNS = frozenset({"metadata"})
 
 
 def as_dicts(records: Iterable[Record]) -> list[dict[str, Any]]:
@@ -60,7 +62,7 @@ def records_table(records: Iterable[Record]) -> pa.Table:
         values = [row.get(column) for row in rows]
         try:
             array = pa.array(values)
-            if _has_empty_struct(array.type) or (pa.types.is_null(array.type) and column == "metadata"):
+            if column in JSON_COLUMNS or _has_empty_struct(array.type):
                 raise pa.ArrowInvalid("no fields")
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             array = pa.array([_json_or_none(v) for v in values], type=pa.string())
