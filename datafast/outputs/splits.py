@@ -22,7 +22,7 @@ def check_train_size(train_size: float | None) -> float | None:
     return float(train_size)
 
 
-def test_count(n: int, train_size: float) -> int:
+def num_test_records(n: int, train_size: float) -> int:
     """Records in the test split: n × (1 − train_size) rounded half up, at least 1 and leaving at least 1
     for train. Raises ConfigError when n < 2."""
     if n < 2:
@@ -35,12 +35,12 @@ def split_indices(
 ) -> tuple[list[int], list[int]]:
     """Positions of the train and test records, each list in file order.
 
-    The test split has exactly `test_count(len(rows), train_size)` records. When the records have a `by`
+    The test split has exactly `num_test_records(len(rows), train_size)` records. When the records have a `by`
     column it is stratified: each label gets its share of the test split by largest remainder, and every
     label with at least 2 records has at least one record in each split (a ConfigError says so when the test
     split is too small for that). Which records of a label go to test is drawn with `seed`."""
     n = len(rows)
-    n_test = test_count(n, train_size)
+    n_test = num_test_records(n, train_size)
     groups: dict[str, list[int]] = {}
     if by is not None and rows and all(by in row for row in rows):
         for i, row in enumerate(rows):
