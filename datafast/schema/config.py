@@ -618,7 +618,7 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
     output is a record with the `forward_columns` of its row copied in.
     """
 
-    language_placeholders: ClassVar[dict[str, str]] = {
+    builtin_placeholders: ClassVar[dict[str, str]] = {
         "num_samples": "the number of outputs to write, num_samples_per_prompt",
         **_LANGUAGE_PLACEHOLDERS,
     }
@@ -635,7 +635,7 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
     def mandatory_placeholders(self) -> dict[str, str]:  # type: ignore[override]
         """The `{names}` a prompt may use: the input columns, then `{num_samples}` and the language."""
         columns = {name: f"the row's {name!r} column (input_columns)" for name in self.input_columns}
-        return {**columns, **self.language_placeholders}
+        return {**columns, **self.builtin_placeholders}
 
     @field_validator("input_columns", "forward_columns", "output_columns")
     @classmethod
@@ -652,6 +652,8 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
                 )
             if columns.count(name) > 1:
                 raise ValueError(f"{info.field_name} lists {name!r} twice")
+            if info.field_name == "input_columns" and name in cls.builtin_placeholders:
+                raise ValueError(f"input_columns has {name!r}, which is the name of a built-in placeholder")
         return columns
 
     @field_validator("output_model", mode="before")
@@ -691,9 +693,6 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
                 "give either output_columns (names of the text fields to generate) or output_model (a Pydantic "
                 "model), not " + ("both" if self.output_columns else "neither")
             )
-        for name in ("num_samples", "language_name", "language_code"):
-            if name in self.input_columns:
-                raise ValueError(f"input_columns has {name!r}, which is the name of a built-in placeholder")
         outputs = self.output_names()
         forward = self.forward_columns or []
         for name in outputs:
