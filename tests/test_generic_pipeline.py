@@ -239,3 +239,24 @@ def test_a_yaml_config_names_its_output_model_by_import_path(llm_server, tmp_pat
     result = datafast_cli("generate", str(path), "--no-progress", env=env)
     assert result.returncode == 2
     assert "output_model 'my_models.Missing' is not a Pydantic model class" in " ".join(result.stderr.split())
+
+
+def test_a_toml_config_loads_and_plans(llm_server, tmp_path):
+    write_csv(tmp_path / "products.csv", ROWS)
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'dataset_type = "generic_pipeline"\n'
+        f'local_file_path = "{tmp_path / "products.csv"}"\n'
+        'input_columns = ["name", "notes"]\nforward_columns = ["id"]\noutput_columns = ["slogan"]\n'
+        "num_samples_per_prompt = 3\n"
+        'prompts = ["{num_samples} slogans in {language_name} for {name}: {notes}"]\n'
+        f'output_file = "{tmp_path / "t.jsonl"}"\n'
+        '[languages]\nen = "English"\nfr = "French"\n'
+        f'[[llms]]\nprovider = "openai_compatible"\nmodel_id = "m"\napi_base = "{llm_server.openai_base}"\n'
+    )
+    config = GenericPipelineDatasetConfig.from_file(path)
+    assert GenericPipelineDataset(config).get_num_expected_rows(OpenAIProvider(api_key="k")) == 3 * 2 * 3
+    plan = datafast_cli("plan", str(path))
+    assert plan.returncode == 0, plan.stderr
+    assert "18 rows in all" in plan.stdout and "3 slogans in French for kettle: steel, 1.7 l" in plan.stdout
+    assert llm_server.requests() == []

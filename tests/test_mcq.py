@@ -298,3 +298,49 @@ def test_cli_names_a_missing_text_column_before_any_request(llm_server, tmp_path
         "text_column 'body' is not a column of examples/data/documents.jsonl; its columns are: id, title, text" in error
     )
     assert llm_server.requests() == []
+
+
+def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_path):
+    import signal
+    import sqlite3
+    import time
+
+    llm_server.set_behavior(latency_s=0.05)
+    output = tmp_path / "killed.jsonl"
+    docs = "".join(f"  - The museum's room {i} holds {i * 7} paintings from the {1500 + i * 20}s.\n" for i in range(12))
+    config = tmp_path / "k.yaml"
+    config.write_text(
+        "dataset_type: mcq\ntext_column: text\nmin_document_length: 10\nnum_samples_per_prompt: 2\n"
+        f"output_file: {output}\ninput_rows:\n{docs}"
+        f"llms: [{{provider: openai_compatible, model_id: m, api_base: '{llm_server.openai_base}', "
+        "max_concurrency: 4}]\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (output.exists() and output.read_text().count("\n") >= 4):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no progress"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    with sqlite3.connect(tmp_path / "killed.datafast" / "store.sqlite") as db:
+        done = {
+            "\n".join(m["content"] for m in json.loads(r[0]))
+            for r in db.execute("SELECT request FROM items WHERE status='done'")
+        }
+    seen_before = len(llm_server.requests())
+    llm_server.set_behavior(latency_s=0.0)
+
+    result = datafast_cli("generate", str(config), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    rows = rows_of(output)
+    assert len(rows) == len({r.uuid for r in rows}) == 24
+    second = llm_server.requests()[seen_before:]
+    assert 0 < len(done) < 36  # killed mid-run
+    assert not {r.prompt_text for r in second} & done  # no stored answer paid for twice
+    assert len(second) == 12 + 24 - len(done)
