@@ -111,6 +111,8 @@ class DatasetBase(ABC):
         self._model_ids: set[str] = set()
         self.failures: list[FailedRequest] = []
         self.stats: RunStats | None = None
+        # The last run's diversity and quality report (`datafast.quality.build_report`).
+        self.report: dict[str, Any] | None = None
 
     # -- what a dataset type describes ------------------------------------------------------------------
 
@@ -132,6 +134,10 @@ class DatasetBase(ABC):
         response_model = self.response_model()
         for request in self.prompt_requests():
             yield Ask(self.step_name, [{"role": "user", "content": request.prompt}], response_model, request)
+
+    def quality_fields(self) -> tuple[str, ...]:
+        """The record fields whose text the cleaning rules and the report look at."""
+        return ("text",)
 
     def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
         """Records and follow-up asks from one validated answer, given by the model `model_id`. Raise

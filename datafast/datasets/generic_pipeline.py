@@ -96,6 +96,9 @@ class GenericPipelineDataset(DatasetBase):
     def response_model(self) -> type[BaseModel]:
         return self._response_model
 
+    def quality_fields(self) -> tuple[str, ...]:
+        return tuple(output_item_model(self.config).model_fields)
+
     def records_from(self, request: PromptRequest, answer: Any) -> list[dict[str, Any]]:
         row = self._rows_by_index[int(request.fields["row"])]
         forwarded = {name: row.values.get(name) for name in self.config.forward_columns or []}

@@ -160,6 +160,10 @@ class MCQDataset(DatasetBase):
 
     # -- counts ----------------------------------------------------------------------------------------
 
+    def quality_fields(self) -> tuple[str, ...]:
+        """A duplicate question is a duplicate record, whatever its answers."""
+        return ("question",)
+
     def num_requests(self) -> int:
         """One request per prompt for its questions, then one per question for its incorrect answers."""
         prompts = self.num_requests_per_provider()

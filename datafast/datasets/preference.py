@@ -325,6 +325,10 @@ class PreferenceDataset(DatasetBase):
 
     # -- counts ----------------------------------------------------------------------------------------
 
+    def quality_fields(self) -> tuple[str, ...]:
+        """A duplicate question is a duplicate pair, whatever its responses."""
+        return ("question",)
+
     def num_requests_by_role(self) -> dict[str, int]:
         """Requests each role makes in a complete run."""
         prompts = self.num_requests_per_provider()

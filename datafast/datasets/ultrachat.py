@@ -162,6 +162,10 @@ class UltrachatDataset(DatasetBase):
 
     # -- counts ----------------------------------------------------------------------------------------
 
+    def quality_fields(self) -> tuple[str, ...]:
+        """The whole conversation."""
+        return ("messages",)
+
     def num_requests(self) -> int:
         """One request for the opening questions of each prompt, then per conversation one to reword the
         question, one per assistant answer and one per follow-up: 2 × turns."""

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.runner import RunStats, Stream, run_work
+from datafast.engine.sink import RecordSink
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 from datafast.errors import ConfigError, ProviderError
@@ -110,12 +111,10 @@ class DatasetRun:
         self.retry = retry
         self.max_cost = max_cost
         self.overwrite = overwrite
-        self.output = JsonlFile(dataset.config.output_file)
+        self.sink = RecordSink(dataset.config.output_file, dataset.config.cleaning, dataset.quality_fields())
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
-        self.records_written = 0
         self.resumed_requests = 0
-        self.in_file: set[str] = set()
 
     async def execute(self) -> RunStats:
         for provider in self.providers:
@@ -123,11 +122,11 @@ class DatasetRun:
             if warning:
                 log.warning("%s: %s", provider.name, warning)
         if self.overwrite:
-            self.output.path.unlink(missing_ok=True)
+            self.sink.output.path.unlink(missing_ok=True)
+            self.sink.dropped.path.unlink(missing_ok=True)
             shutil.rmtree(self.folder, ignore_errors=True)
-        self.output.drop_incomplete_tail()
-        self.in_file = {line.get("request_id") for line in self.output.read()}
-        with self._open_store(bool(self.in_file)) as store, self.output:
+        self.sink.scan()
+        with self._open_store(bool(self.sink.written_requests)) as store, self.sink:
             streams = [self._stream(binding) for binding in self.bindings]
             total = self.dataset.num_requests() * len(self.bindings)
             self.progress.start(total, 0)
@@ -138,8 +137,22 @@ class DatasetRun:
             finally:
                 self.progress.stop()
             self._write_summary(stats, store, total)
+        self.dataset.report = self._report()
         self._raise_if_nothing_worked(stats, total)
         return stats
+
+    def _report(self) -> dict[str, Any]:
+        """The diversity and quality report of the whole output file, saved (JSON and PNGs) in the run folder."""
+        from datafast.quality import build_report, save_report
+        from datafast.quality.report import read_records
+
+        report = build_report(
+            read_records(self.sink.output.path),
+            list(self.dataset.quality_fields()),
+            near_duplicate_threshold=self.dataset.config.cleaning.near_duplicate_threshold,
+        )
+        save_report(report, self.folder)
+        return report
 
     def _stream(self, binding: dict[str, LLMProvider]) -> Stream:
         providers = list({id(p): p for p in binding.values()}.values())
@@ -154,7 +167,7 @@ class DatasetRun:
             if output_has_records:
                 store.close()
                 raise ConfigError(
-                    f"{self.output.path} holds records of a different config (run folder {self.folder}). Use "
+                    f"{self.sink.output.path} holds records of a different config (run folder {self.folder}). Use "
                     "another output_file, or generate(..., overwrite=True) to delete it and start again."
                 )
             store.close()
@@ -164,19 +177,15 @@ class DatasetRun:
         store.set_meta("config", self.dataset.config.model_dump(mode="json"))
         return store
 
-    def _write(self, records: list[DatasetRow]) -> None:
-        # The store already holds the answer durably: the JSONL needs no fsync, and a flush every quarter
-        # second is enough to watch it grow. Lines lost in a crash are rebuilt from the store on resume.
-        self.output.append(records, sync=False, flush_every=0.25)
-        self.records_written += len(records)
-
     def _write_summary(self, stats: RunStats, store: RunStore, total: int) -> None:
         summary = {
             "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
-            "output_file": str(self.output.path),
+            "output_file": str(self.sink.output.path),
             "requests_total": total,
             "requests_resumed": self.resumed_requests,
-            "records_written": self.records_written,
+            "records_written": self.sink.kept,
+            "records_dropped": dict(self.sink.dropped_by_reason),
+            "dropped_file": str(self.sink.dropped.path),
             "this_run": stats.to_dict(),
             "whole_run": store.totals(),
         }
@@ -191,7 +200,7 @@ class DatasetRun:
             first = self.dataset.failures[0].reason if self.dataset.failures else ""
             raise ProviderError(
                 f"{stats.failed} of {total} requests failed ({reasons or first}). What succeeded is kept in "
-                f"{self.output.path}; run again to retry the rest."
+                f"{self.sink.output.path}; run again to retry the rest."
             )
         if stats.failed:
             log.warning(
@@ -220,8 +229,8 @@ class _Observer:
             raise CallFailure("invalid_response", f"records did not validate: {exc}") from None
         except ValueError as exc:
             raise CallFailure("invalid_response", f"answer rejected: {exc}") from None
-        if records and item.key not in run.in_file:
-            run._write(records)
+        if records and item.key not in run.sink.written_requests:
+            run.sink.write(records, truncated=completion.finish_reason == "length")
         if resumed:
             run.resumed_requests += 1
             run.progress.advance(resumed=True)

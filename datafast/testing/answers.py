@@ -59,14 +59,15 @@ def build_answer(
 ) -> Answer:
     """Build the answer for ``req`` under ``fault`` (only ``truncated`` and ``malformed`` change it)."""
     data: Any = None
-    if req.schema is not None:
-        data = faker.generate(req.schema, rng)
-        text = json.dumps(data)
-    elif req.json_mode or req.tool_name is not None:
-        data = {"answer": words.paragraph(rng, 2)}
-        text = json.dumps(data)
-    else:
-        text = words.paragraph(rng, 2)
+    with words.writing_in(words.vocabulary_for(req.prompt_text)):
+        if req.schema is not None:
+            data = faker.generate(req.schema, rng)
+            text = json.dumps(data)
+        elif req.json_mode or req.tool_name is not None:
+            data = {"answer": words.paragraph(rng, 2)}
+            text = json.dumps(data)
+        else:
+            text = words.paragraph(rng, 2)
     structured = req.schema is not None or req.json_mode or req.tool_name is not None
     answer = Answer(text=text, data=data if req.tool_name is not None else None)
     over_limit = honor_max_tokens and req.max_tokens is not None and estimate_tokens(text) > req.max_tokens

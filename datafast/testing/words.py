@@ -1,12 +1,17 @@
-"""English-like filler text built from a fixed vocabulary.
+"""Filler text built from fixed vocabularies: English by default, and French, German, Italian or Spanish
+when a prompt asks for that language, so that language checks on the answers behave as with a real model.
 
-Every word is plain lower-case ASCII, so the generated text never needs JSON escaping beyond the basics and
-never contains quotes, backslashes or control characters.
+The text never contains quotes, backslashes or control characters; non-English words may carry accents.
 """
 
 from __future__ import annotations
 
 import random
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 ADJECTIVES: tuple[str, ...] = (
     "quiet", "bright", "ancient", "curious", "gentle", "rapid", "hidden", "golden", "narrow", "distant",
@@ -35,30 +40,158 @@ PREPOSITIONS: tuple[str, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of one language and where its adjectives go. `nouns` carry their article where the
+    article depends on the noun's gender; `article` is prefixed to the others."""
+
+    nouns: tuple[str, ...]
+    adjectives: tuple[str, ...]
+    verbs: tuple[str, ...]
+    adverbs: tuple[str, ...]
+    prepositions: tuple[str, ...]
+    and_word: str
+    article: str = ""
+    adjective_after_noun: bool = False
+
+
+ENGLISH = Vocabulary(NOUNS, ADJECTIVES, VERBS, ADVERBS, PREPOSITIONS, "and", article="the")
+OTHER_LANGUAGES: dict[str, Vocabulary] = {
+    "French": Vocabulary(
+        nouns=(
+            "le jardin", "la rivière", "la bibliothèque", "le village", "le marché", "la forêt", "le pont",
+            "la cuisine", "le musée", "la gare", "la lanterne", "le moulin", "la vallée", "le château",
+            "la fenêtre", "le boulanger", "la montagne", "le journal", "la tour", "le médecin",
+        ),
+        adjectives=(
+            "calme", "simple", "rapide", "moderne", "tranquille", "solide", "fragile", "célèbre", "étrange",
+            "jeune", "sombre", "vaste", "paisible", "immense", "humble",
+        ),
+        verbs=(
+            "a trouvé", "a décrit", "a réparé", "a regardé", "a suivi", "a construit", "a peint", "a ouvert",
+            "a mesuré", "a visité", "a traversé", "a étudié", "a nettoyé", "a partagé", "a accueilli",
+        ),
+        adverbs=("Hier", "Chaque matin", "Au crépuscule", "Plus tard", "Soudain", "En hiver", "Pendant ce temps"),
+        prepositions=("derrière", "devant", "sous", "sur", "dans", "avec", "contre", "parmi"),
+        and_word="et",
+        adjective_after_noun=True,
+    ),
+    "German": Vocabulary(
+        nouns=(
+            "die Brücke", "das Dorf", "die Küche", "das Museum", "die Mühle", "das Fenster", "die Stadt",
+            "das Schloss", "die Bibliothek", "das Tal", "die Werkstatt", "das Buch", "die Lampe", "das Haus",
+            "die Schule", "das Feld", "die Straße", "das Zimmer", "die Wiese", "das Boot",
+        ),
+        adjectives=(
+            "alte", "stille", "neue", "kleine", "große", "helle", "dunkle", "schöne", "ruhige", "weite",
+            "schnelle", "freundliche", "leere", "warme", "kalte",
+        ),
+        verbs=(
+            "fand", "beschrieb", "reparierte", "beobachtete", "besuchte", "malte", "öffnete", "baute",
+            "sammelte", "erklärte", "suchte", "zeigte", "brauchte", "kannte", "lobte",
+        ),
+        adverbs=("gestern", "jeden Morgen", "später", "plötzlich", "im Winter", "oft", "heute"),
+        prepositions=(),
+        and_word="und",
+    ),
+    "Italian": Vocabulary(
+        nouns=(
+            "il giardino", "la torre", "il villaggio", "il mercato", "la foresta", "il ponte", "la cucina",
+            "il museo", "la stazione", "il mulino", "la valle", "il castello", "la finestra", "il fornaio",
+            "la montagna", "il giornale", "la biblioteca", "il medico", "la piazza", "il fiume",
+        ),
+        adjectives=(
+            "grande", "verde", "gentile", "semplice", "veloce", "dolce", "forte", "felice", "tranquille",
+            "antiche", "nobile", "fragile", "celebre", "umile", "breve",
+        ),
+        verbs=(
+            "ha trovato", "ha descritto", "ha riparato", "ha guardato", "ha seguito", "ha costruito",
+            "ha dipinto", "ha aperto", "ha misurato", "ha visitato", "ha attraversato", "ha studiato",
+        ),
+        adverbs=("Ieri", "Ogni mattina", "Più tardi", "All'improvviso", "In inverno", "Nel frattempo"),
+        prepositions=("dietro", "sopra", "sotto", "verso", "dentro", "lungo", "presso"),
+        and_word="e",
+        adjective_after_noun=True,
+    ),
+    "Spanish": Vocabulary(
+        nouns=(
+            "el jardín", "la torre", "el pueblo", "el mercado", "la selva", "el puente", "la cocina",
+            "el museo", "la estación", "el molino", "la ventana", "el castillo", "la montaña", "el periódico",
+            "la biblioteca", "el médico", "la plaza", "el río", "la escuela", "el barco",
+        ),
+        adjectives=(
+            "grande", "verde", "amable", "simple", "fuerte", "alegre", "elegante", "breve", "triste", "noble",
+            "enorme", "humilde", "salvaje", "libre", "dulce",
+        ),
+        verbs=(
+            "encontró", "describió", "reparó", "miró", "siguió", "construyó", "pintó", "abrió", "midió",
+            "visitó", "cruzó", "estudió", "limpió", "compartió", "recibió",
+        ),
+        adverbs=("Ayer", "Cada mañana", "Más tarde", "De repente", "En invierno", "Mientras tanto"),
+        prepositions=("bajo", "sobre", "tras", "entre", "hacia", "junto a", "frente a"),
+        and_word="y",
+        adjective_after_noun=True,
+    ),
+}
+_LANGUAGE_NAMES = re.compile(r"\b(" + "|".join(OTHER_LANGUAGES) + r")\b")
+_vocabulary: ContextVar[Vocabulary] = ContextVar("datafast_test_vocabulary", default=ENGLISH)
+
+
+def vocabulary_for(prompt: str) -> Vocabulary:
+    """The vocabulary of the first language other than English that `prompt` names, else English."""
+    match = _LANGUAGE_NAMES.search(prompt)
+    return OTHER_LANGUAGES[match.group(1)] if match else ENGLISH
+
+
+@contextmanager
+def writing_in(vocabulary: Vocabulary) -> Iterator[None]:
+    """Generate text from `vocabulary` within this block (per asyncio task: a context variable)."""
+    token = _vocabulary.set(vocabulary)
+    try:
+        yield
+    finally:
+        _vocabulary.reset(token)
+
+
 def _noun_phrase(rng: random.Random) -> str:
-    if rng.random() < 0.6:
-        return f"the {rng.choice(ADJECTIVES)} {rng.choice(NOUNS)}"
-    return f"the {rng.choice(NOUNS)}"
+    v = _vocabulary.get()
+    noun = rng.choice(v.nouns)
+    if v.article:
+        noun = f"{v.article} {noun}"
+    if rng.random() >= 0.6:
+        return noun
+    adjective = rng.choice(v.adjectives)
+    if v.adjective_after_noun:
+        return f"{noun} {adjective}"
+    article, _, bare = noun.partition(" ")
+    return f"{article} {adjective} {bare}"
 
 
 def _clause(rng: random.Random) -> str:
+    v = _vocabulary.get()
     subject = _noun_phrase(rng)
     obj = _noun_phrase(rng)
     roll = rng.random()
-    if roll < 0.4:
-        return f"{subject} {rng.choice(VERBS)} {obj}"
+    if roll < 0.4 or (roll < 0.75 and not v.prepositions):
+        return f"{subject} {rng.choice(v.verbs)} {obj}"
     if roll < 0.75:
-        return f"{subject} {rng.choice(VERBS)} {obj} {rng.choice(PREPOSITIONS)} {_noun_phrase(rng)}"
-    return f"{subject} {rng.choice(VERBS)} {obj} and {rng.choice(VERBS)} {_noun_phrase(rng)}"
+        return f"{subject} {rng.choice(v.verbs)} {obj} {rng.choice(v.prepositions)} {_noun_phrase(rng)}"
+    return f"{subject} {rng.choice(v.verbs)} {obj} {v.and_word} {rng.choice(v.verbs)} {_noun_phrase(rng)}"
 
 
 def sentence(rng: random.Random) -> str:
     """One capitalised sentence of roughly 5 to 20 words, ending in a full stop."""
+    v = _vocabulary.get()
     body = _clause(rng)
     if rng.random() < 0.3:
-        body = f"{rng.choice(ADVERBS)}, {body}"
+        if v is OTHER_LANGUAGES["German"]:  # verb second: the adverb goes after the verb
+            words = body.split(" ")
+            verb_at = 4 if words[1] in v.adjectives else 3
+            body = " ".join([*words[:verb_at], rng.choice(v.adverbs), *words[verb_at:]])
+        else:
+            body = f"{rng.choice(v.adverbs)}, {body}"
     if rng.random() < 0.25:
-        body = f"{body}, and {_clause(rng)}"
+        body = f"{body}, {v.and_word} {_clause(rng)}"
     return body[0].upper() + body[1:] + "."
 
 
@@ -69,10 +202,10 @@ def paragraph(rng: random.Random, sentences: int = 2) -> str:
 
 def short_phrase(rng: random.Random, max_len: int) -> str:
     """A few words that fit in ``max_len`` characters (used for tightly bounded strings)."""
-    words = [rng.choice(ADJECTIVES), rng.choice(NOUNS)]
-    text = " ".join(words)
+    v = _vocabulary.get()
+    text = " ".join([rng.choice(v.adjectives), rng.choice(v.nouns)])
     if len(text) > max_len:
-        text = rng.choice(NOUNS)
+        text = rng.choice(v.nouns)
     if len(text) > max_len:
         text = text[:max_len]
     return text.capitalize() if text else text

@@ -1,0 +1,67 @@
+"""Where a run's records go: cleaned as they arrive, the kept ones appended to the output JSONL, the dropped
+ones to the side file `<name>.dropped.jsonl` with their reason. Nothing already written is rewritten."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from datafast.outputs import JsonlFile
+from datafast.quality import DroppedRecords, RecordCleaner
+from datafast.quality.records import record_text
+from datafast.schema.cleaning import CleaningConfig
+from datafast.schema.data_rows import DatasetRow
+
+
+class RecordSink:
+    """The output of one run. `scan()` reads what earlier runs wrote: the requests whose records are in the
+    output (a rerun does not write them again) and their texts (later records are checked against them
+    for duplicates). Records of a request found only in the dropped file are checked again on resume: a
+    crash can lose kept lines that were still buffered while their request's dropped lines were written,
+    and a dropped record is never written twice (its uuid is stable)."""
+
+    def __init__(self, output_file: str | Path, cleaning: CleaningConfig, text_fields: Sequence[str]) -> None:
+        self.output = JsonlFile(output_file)
+        self.dropped = DroppedRecords(output_file)
+        self.cleaner = RecordCleaner(cleaning)
+        self.text_fields = tuple(text_fields)
+        self.written_requests: set[str] = set()
+        self._dropped_uuids: set[str] = set()
+        self.kept = 0
+        self.dropped_by_reason: Counter[str] = Counter()
+
+    def scan(self) -> None:
+        self.output.drop_incomplete_tail()
+        for line in self.output.read():
+            self.written_requests.add(line.get("request_id"))
+            self.cleaner.remember(record_text(line, self.text_fields))
+        if self.dropped.path.exists():
+            JsonlFile(self.dropped.path).drop_incomplete_tail()
+            self._dropped_uuids = {line["record"].get("uuid") for line in self.dropped.read()}
+
+    def __enter__(self) -> RecordSink:
+        self.output.open()
+        self.dropped.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.output.close()
+        self.dropped.close()
+
+    def write(self, records: Sequence[DatasetRow], *, truncated: bool) -> None:
+        """Check each record and write it where it belongs. The run store holds the answer durably, so
+        the output needs no fsync, and a flush every quarter second is enough to watch it grow."""
+        kept = []
+        for record in records:
+            text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
+            reason = self.cleaner.check(
+                text, language=record.language, label=getattr(record, "label", None), truncated=truncated
+            )
+            if reason is None:
+                kept.append(record)
+            elif record.uuid not in self._dropped_uuids:
+                self.dropped.add(reason, record)
+                self.dropped_by_reason[reason] += 1
+        self.output.append(kept, sync=False, flush_every=0.25)
+        self.kept += len(kept)
