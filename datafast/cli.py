@@ -1,8 +1,9 @@
-"""The `datafast` command: `generate CONFIG` and `plan CONFIG`."""
+"""The `datafast` command: `generate CONFIG`, `plan CONFIG`, `inspect FILE` and `push FILE --repo`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -89,7 +90,16 @@ def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool
         f"{stats.succeeded} requests done, {stats.failed} failed, {stats.retries} retries, "
         f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
     )
-    print(f"summary: {run_folder(dataset.config.output_file) / 'summary.json'}")
+    folder = run_folder(dataset.config.output_file)
+    summary = json.loads((folder / "summary.json").read_text())
+    if summary["records_dropped"]:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())
+        print(f"dropped by cleaning ({reasons}): see {summary['dropped_file']}")
+    if dataset.report is not None:
+        from datafast.quality import print_report
+
+        print_report(dataset.report, Console(highlight=False))
+    print(f"summary: {folder / 'summary.json'}; report and plots: {folder}")
     if stats.stopped:
         print(f"stopped early: {stats.stopped}; run the same command again to continue")
     return 1 if dataset.failures or stats.stopped else 0

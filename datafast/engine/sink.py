@@ -15,49 +15,80 @@ from datafast.schema.data_rows import DatasetRow
 
 
 class RecordSink:
-    """The output of one run. `scan()` reads what earlier runs wrote: the requests whose records are in the
-    output (a rerun does not write them again) and their texts (later records are checked against them
-    for duplicates). Records of a request found only in the dropped file are checked again on resume: a
-    crash can lose kept lines that were still buffered while their request's dropped lines were written,
-    and a dropped record is never written twice (its uuid is stable)."""
+    """The output of one run.
 
-    def __init__(self, output_file: str | Path, cleaning: CleaningConfig, text_fields: Sequence[str]) -> None:
+    `scan()` reads what earlier runs wrote: the requests whose records are in the output (a rerun does not
+    write them again) and their texts (later records are checked against them for duplicates). Dropped
+    records are checked again with the current rules, so switching a rule off and running again brings
+    back what it dropped (the dropped file keeps its lines: it is the log of what was dropped when). A
+    request found only in the dropped file is rebuilt from the run store on resume, because a crash can
+    lose kept lines that were still buffered; a dropped record is never written twice (its uuid is
+    stable)."""
+
+    def __init__(
+        self,
+        output_file: str | Path,
+        cleaning: CleaningConfig,
+        text_fields: Sequence[str],
+        record_class: type[DatasetRow],
+    ) -> None:
         self.output = JsonlFile(output_file)
         self.dropped = DroppedRecords(output_file)
         self.cleaner = RecordCleaner(cleaning)
         self.text_fields = tuple(text_fields)
+        self.record_class = record_class
         self.written_requests: set[str] = set()
         self._dropped_uuids: set[str] = set()
+        self._restored: list[DatasetRow] = []
         self.kept = 0
         self.dropped_by_reason: Counter[str] = Counter()
 
     def scan(self) -> None:
         self.output.drop_incomplete_tail()
+        in_output: set[str] = set()
         for line in self.output.read():
             self.written_requests.add(line.get("request_id"))
+            in_output.add(line.get("uuid"))
             self.cleaner.remember(record_text(line, self.text_fields))
-        if self.dropped.path.exists():
-            JsonlFile(self.dropped.path).drop_incomplete_tail()
-            self._dropped_uuids = {line["record"].get("uuid") for line in self.dropped.read()}
+        if not self.dropped.path.exists():
+            return
+        JsonlFile(self.dropped.path).drop_incomplete_tail()
+        for line in self.dropped.read():
+            record = line["record"]
+            self._dropped_uuids.add(record.get("uuid"))
+            if record.get("uuid") in in_output:
+                continue
+            row = self.record_class.model_validate(record)
+            # Whether an answer was cut off is not in the record: the reason it was dropped for says so.
+            if self._check(row, truncated=line["reason"] == "truncated") is None:
+                self._restored.append(row)
+                in_output.add(record.get("uuid"))
+                self.written_requests.add(record.get("request_id"))
 
     def __enter__(self) -> RecordSink:
         self.output.open()
         self.dropped.open()
+        self.output.append(self._restored, sync=False)
+        self.kept += len(self._restored)
+        self._restored = []
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.output.close()
         self.dropped.close()
 
+    def _check(self, record: DatasetRow, truncated: bool = False) -> str | None:
+        text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
+        return self.cleaner.check(
+            text, language=record.language, label=getattr(record, "label", None), truncated=truncated
+        )
+
     def write(self, records: Sequence[DatasetRow], *, truncated: bool) -> None:
         """Check each record and write it where it belongs. The run store holds the answer durably, so
         the output needs no fsync, and a flush every quarter second is enough to watch it grow."""
         kept = []
         for record in records:
-            text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
-            reason = self.cleaner.check(
-                text, language=record.language, label=getattr(record, "label", None), truncated=truncated
-            )
+            reason = self._check(record, truncated)
             if reason is None:
                 kept.append(record)
             elif record.uuid not in self._dropped_uuids:
