@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load(path: str):  # type: ignore[no-untyped-def]
+def _load(path: str, *, require_keys: bool = True):  # type: ignore[no-untyped-def]
     from datafast.datasets.registry import dataset_for
     from datafast.datasets.roles import is_multi_role, providers_for
     from datafast.schema.loading import load_dataset_config
@@ -71,7 +71,7 @@ def _load(path: str):  # type: ignore[no-untyped-def]
         llms = default_providers()
         console.print(f"no llms: in {path}; using {llms[0].name}")
         return dataset, llms
-    return dataset, providers_for(dataset, specs, path)
+    return dataset, providers_for(dataset, specs, path, require_keys=require_keys)
 
 
 def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool) -> int:
@@ -108,7 +108,7 @@ def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool
 def _plan(path: str, samples: int) -> int:
     from datafast.planning import plan_run
 
-    dataset, llms = _load(path)
+    dataset, llms = _load(path, require_keys=False)
     plan = plan_run(dataset, llms, samples)
     out = Console(highlight=False, soft_wrap=True)
     if plan.requests_by_role:
@@ -129,6 +129,9 @@ def _plan(path: str, samples: int) -> int:
                 f"~{p.prompt_tokens:,} prompt + ~{p.completion_tokens:,} output tokens  {cost}"
             )
         )
+    for llm in llms.values() if isinstance(llms, dict) else llms:
+        if llm.plan_only:
+            out.print(f"{llm.name}: no API key set; generate will need {' or '.join(llm.api_key_env)}")
     if any(p.cost_usd is None for p in plan.providers):
         out.print("cost unknown: the model is not in LiteLLM's price map (local and self-hosted models)")
     out.print("estimates: ~4 characters a token; output length by dataset type")

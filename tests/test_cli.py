@@ -76,6 +76,36 @@ def test_plan_prices_a_known_model(llm_server, tmp_path):
     assert "$0.0" in result.stdout
 
 
+def test_plan_needs_no_api_key_and_says_which_one_generate_will_need(llm_server, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        CONFIG.format(output=tmp_path / "o.jsonl", base=llm_server.openai_base).replace(
+            "provider: openai_compatible\n    model_id: my-model", "provider: openai\n    model_id: gpt-4.1-mini"
+        )
+    )
+    result = run_cli("plan", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "$0.0" in result.stdout
+    assert "openai/gpt-4.1-mini: no API key set; generate will need OPENAI_API_KEY" in result.stdout
+    generate = run_cli("generate", str(path))
+    assert generate.returncode == 2 and "OPENAI_API_KEY" in generate.stderr
+    assert llm_server.requests() == []
+
+
+def test_a_provider_built_for_planning_never_sends(llm_server, tmp_path):
+    from datafast.datasets import RawDataset
+    from datafast.errors import ProviderError
+    from datafast.llms.registry import providers_from_specs
+    from datafast.schema.config import RawDatasetConfig
+
+    (llm,) = providers_from_specs([{"provider": "openai"}], "test", require_keys=False)
+    assert llm.plan_only
+    config = RawDatasetConfig(document_types=["memo"], topics=["x"], output_file=str(tmp_path / "o.jsonl"))
+    with pytest.raises(ProviderError, match="has no API key"):
+        RawDataset(config).generate(llm, show_progress=False)
+    assert llm_server.requests() == []
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [

@@ -16,7 +16,9 @@ def is_multi_role(dataset: DatasetBase) -> bool:
     return tuple(dataset.roles) != ("llms",)
 
 
-def providers_for(dataset: DatasetBase, specs: list[dict[str, Any]], source: str) -> Providers:
+def providers_for(
+    dataset: DatasetBase, specs: list[dict[str, Any]], source: str, *, require_keys: bool = True
+) -> Providers:
     """The providers of a config file's `llms:` entries for `dataset`: a list for a single-role type, a
     role → provider mapping for a multi-role one (every entry then needs a distinct, known `role`)."""
     from datafast.llms.registry import providers_from_specs
@@ -31,7 +33,7 @@ def providers_for(dataset: DatasetBase, specs: list[dict[str, Any]], source: str
                     f"{source}: llms[{i}]: role {role!r} given, but {kind} has no roles: every provider in llms "
                     "runs whole chains of its own; remove role"
                 )
-        return providers_from_specs(plain, source)
+        return providers_from_specs(plain, source, require_keys=require_keys)
     if not specs:
         raise ConfigError(
             f"{source}: {kind} needs llms: entries with a role each ({', '.join(dataset.roles)}), e.g. "
@@ -48,7 +50,7 @@ def providers_for(dataset: DatasetBase, specs: list[dict[str, Any]], source: str
         if role in seen:
             raise ConfigError(f"{source}: llms[{i}]: role {role!r} is already given to llms[{seen[role]}]")
         seen[role] = i
-    providers = dict(zip(roles, providers_from_specs(plain, source), strict=True))
+    providers = dict(zip(roles, providers_from_specs(plain, source, require_keys=require_keys), strict=True))
     try:
         dataset.bindings(providers)
     except ConfigError as exc:

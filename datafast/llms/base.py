@@ -31,6 +31,11 @@ class Completion:
     repaired: bool = False
 
 
+# Stands in for a key that is not set when a run is only planned (`datafast plan`); such a provider
+# refuses to send anything.
+PLAN_ONLY_KEY = "(no key: planning only)"
+
+
 class LLMProvider:
     """Base of every provider. Subclasses only set the class variables below.
 
@@ -119,6 +124,11 @@ class LLMProvider:
         """A short unique-enough label for logs and progress: `provider/model_id`."""
         return f"{self.provider_name}/{self.model_id}"
 
+    @property
+    def plan_only(self) -> bool:
+        """True for a provider built without its key, to plan a run: it can price requests, not send them."""
+        return self.__api_key == PLAN_ONLY_KEY
+
     def generation_params(self) -> dict[str, Any]:
         """Everything that shapes an answer, for work keys and records. Never includes the API key."""
         return {
@@ -166,6 +176,9 @@ class LLMProvider:
     async def _call(
         self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
     ) -> Completion:
+        if self.plan_only:
+            variable = " or ".join(self.api_key_env)
+            raise CallFailure("fatal", f"{self.name} has no API key (built to plan a run): set {variable}", None, 401)
         apply_offline_defaults()
         import litellm
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from datafast.errors import ConfigError
-from datafast.llms.base import LLMProvider
+from datafast.errors import ConfigError, MissingAPIKeyError
+from datafast.llms.base import PLAN_ONLY_KEY, LLMProvider
 from datafast.llms.providers import PROVIDERS
 
 
-def providers_from_specs(specs: list[dict[str, Any]], source: str) -> list[LLMProvider]:
+def providers_from_specs(
+    specs: list[dict[str, Any]], source: str, *, require_keys: bool = True
+) -> list[LLMProvider]:
     """One provider per entry: `{provider: openai, model_id: ..., temperature: ...}`. API keys are refused
-    here: a config file gets shared and committed, keys belong in environment variables."""
+    here: a config file gets shared and committed, keys belong in environment variables. With
+    `require_keys=False` (for `datafast plan`) a provider whose key is not set is still built."""
     providers = []
     for i, spec in enumerate(specs):
         where = f"{source}: llms[{i}]"
@@ -29,7 +32,12 @@ def providers_from_specs(specs: list[dict[str, Any]], source: str) -> list[LLMPr
         if unknown:
             raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; allowed: provider, {', '.join(allowed)}")
         try:
-            providers.append(cls(**spec))
+            try:
+                providers.append(cls(**spec))
+            except MissingAPIKeyError:
+                if require_keys:
+                    raise
+                providers.append(cls(**spec, api_key=PLAN_ONLY_KEY))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
         except TypeError as exc:
