@@ -1,11 +1,9 @@
 """The `datafast` command, run as a real process against the local LLM server."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
+from cli_run import run_datafast
 
 CONFIG = """
 dataset_type: text_classification
@@ -28,10 +26,7 @@ llms:
 
 
 def run_cli(*args, env_extra=None):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "datafast", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+    return run_datafast(*args, env=env_extra)
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ import asyncio
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 
 import pytest
+from cli_run import run_datafast, start_generate, stored_requests, wait_for_lines
 from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
@@ -152,30 +151,6 @@ llms:
 """
 
 
-def start_cli(config_path):
-    return subprocess.Popen(
-        [sys.executable, "-m", "datafast", "generate", str(config_path), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_lines(path, n, proc, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().count("\n") >= n:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError("the run did not make progress")
-
-
-def stored_prompts(folder):
-    with sqlite3.connect(folder / "store.sqlite") as db:
-        return {json.loads(r[0])[0]["content"] for r in db.execute("SELECT request FROM items WHERE status='done'")}
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_killed_run_resumes_with_every_item_exactly_once(llm_server, tmp_path, sig):
     llm_server.set_behavior(latency_s=0.1)
@@ -183,7 +158,7 @@ def test_killed_run_resumes_with_every_item_exactly_once(llm_server, tmp_path, s
     config = tmp_path / "c.yaml"
     things = ", ".join(f"thing{i}" for i in range(30))
     config.write_text(CLI_CONFIG.format(output=output, things=things, base=llm_server.openai_base))
-    proc = start_cli(config)
+    proc = start_generate(config)
     wait_for_lines(output, 20, proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
@@ -191,16 +166,11 @@ def test_killed_run_resumes_with_every_item_exactly_once(llm_server, tmp_path, s
         assert proc.returncode == 130 and "resume" in err and "Traceback" not in err
     else:
         assert proc.returncode == -signal.SIGKILL
-    done_before = stored_prompts(tmp_path / "out.datafast")
+    done_before = stored_requests(tmp_path / "out.datafast")
     assert 10 <= len(done_before) < 60
     seen_before = len(llm_server.requests())
 
-    result = subprocess.run(
-        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_datafast("generate", config, "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = lines(output)
     assert len(rows) == 60 * 2

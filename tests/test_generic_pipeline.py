@@ -4,12 +4,11 @@ forwarded columns, literal substitution, bad input, and the CLI."""
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Literal
 
 import pytest
+from cli_run import run_datafast
 from pydantic import BaseModel, Field, ValidationError
 
 from datafast.datasets import GenericPipelineDataset
@@ -183,9 +182,7 @@ def test_an_empty_source_is_refused(tmp_path):
 
 
 def datafast_cli(*args, cwd=ROOT, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "datafast", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env
-    )
+    return run_datafast(*args, cwd=cwd, env=env)
 
 
 def test_example_config_plans_and_runs_through_the_cli(llm_server, tmp_path):

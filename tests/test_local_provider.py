@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from cli_run import run_datafast
 
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.llms import LocalProvider, OpenAICompatibleProvider, default_providers
@@ -104,19 +105,12 @@ def test_missing_model_file_is_named(tmp_path):
 
 
 def test_quickstart_config_runs_from_the_cli(tmp_path):
-    import subprocess
-    import sys
     from pathlib import Path
 
     text = (Path(__file__).parent.parent / "examples" / "quickstart.yaml").read_text()
     config = tmp_path / "quickstart.yaml"
     config.write_text(text.replace("output_file: quickstart.jsonl", f"output_file: {tmp_path / 'q.jsonl'}"))
-    result = subprocess.run(
-        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run_datafast("generate", config, "--no-progress", timeout=600)
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in (tmp_path / "q.jsonl").read_text().splitlines()]
     assert len(rows) == 12 and {r["label"] for r in rows} == {"positive", "negative"}

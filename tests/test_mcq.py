@@ -2,11 +2,10 @@
 resume after a failed second step, and the CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_datafast, start_generate, stored_requests, wait_for_lines
 from conftest import FAST_RETRY
 from pydantic import ValidationError
 
@@ -265,21 +264,15 @@ def example_for_server(tmp_path, server):
     return path
 
 
-def datafast_cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "datafast", *args], capture_output=True, text=True, timeout=120, cwd=cwd
-    )
-
-
 def test_example_config_plans_and_runs_through_the_cli(llm_server, tmp_path):
     path = example_for_server(tmp_path, llm_server)
     root = EXAMPLE.parent.parent  # the example names its data file from the repository root
-    plan = datafast_cli("plan", str(path), cwd=root)
+    plan = run_datafast("plan", str(path), cwd=root)
     assert plan.returncode == 0, plan.stderr
     assert "mcq:" in plan.stdout and "18 rows in all" in plan.stdout
     assert "24 requests per provider" in plan.stdout
     assert llm_server.requests() == []
-    result = datafast_cli("generate", str(path), "--no-progress", cwd=root)
+    result = run_datafast("generate", str(path), "--no-progress", cwd=root)
     assert result.returncode == 0, result.stderr
     rows = rows_of(tmp_path / "mcq.jsonl")
     assert len(rows) == len({r.uuid for r in rows}) == 18
@@ -291,7 +284,7 @@ def test_example_config_plans_and_runs_through_the_cli(llm_server, tmp_path):
 def test_cli_names_a_missing_text_column_before_any_request(llm_server, tmp_path):
     path = example_for_server(tmp_path, llm_server)
     path.write_text(path.read_text().replace("text_column: text", "text_column: body"))
-    result = datafast_cli("generate", str(path), "--no-progress", cwd=EXAMPLE.parent.parent)
+    result = run_datafast("generate", str(path), "--no-progress", cwd=EXAMPLE.parent.parent)
     assert result.returncode == 2, result.stderr
     error = " ".join(result.stderr.split())  # the terminal may wrap it
     assert (
@@ -302,8 +295,6 @@ def test_cli_names_a_missing_text_column_before_any_request(llm_server, tmp_path
 
 def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_path):
     import signal
-    import sqlite3
-    import time
 
     llm_server.set_behavior(latency_s=0.05)
     output = tmp_path / "killed.jsonl"
@@ -315,28 +306,15 @@ def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_pat
         f"llms: [{{provider: openai_compatible, model_id: m, api_base: '{llm_server.openai_base}', "
         "max_concurrency: 4}]\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (output.exists() and output.read_text().count("\n") >= 4):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.02)
+    proc = start_generate(config)
+    wait_for_lines(output, 4, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    with sqlite3.connect(tmp_path / "killed.datafast" / "store.sqlite") as db:
-        done = {
-            "\n".join(m["content"] for m in json.loads(r[0]))
-            for r in db.execute("SELECT request FROM items WHERE status='done'")
-        }
+    done = stored_requests(tmp_path / "killed.datafast")
     seen_before = len(llm_server.requests())
     llm_server.set_behavior(latency_s=0.0)
 
-    result = datafast_cli("generate", str(config), "--no-progress")
+    result = run_datafast("generate", str(config), "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = rows_of(output)
     assert len(rows) == len({r.uuid for r in rows}) == 24

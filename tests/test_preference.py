@@ -3,11 +3,10 @@ the DPO export, role errors, config errors and resume."""
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_run import run_datafast
 from conftest import FAST_RETRY
 from pydantic import ValidationError
 
@@ -233,15 +232,7 @@ def test_a_failed_rejected_step_resumes_without_repeating_finished_steps(llm_ser
 
 
 def cli(*args, env=None):
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "datafast", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "ANTHROPIC_API_KEY": KEY, "GEMINI_API_KEY": KEY, **(env or {})},
-    )
+    return run_datafast(*args, env={"ANTHROPIC_API_KEY": KEY, "GEMINI_API_KEY": KEY, **(env or {})})
 
 
 def example_for_server(server, tmp_path):

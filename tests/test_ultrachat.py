@@ -2,13 +2,10 @@
 
 import json
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from cli_run import run_datafast, start_generate, stored_requests, wait_for_lines
 from conftest import FAST_RETRY
 from pydantic import ValidationError
 
@@ -221,33 +218,15 @@ def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_pat
     config = tmp_path / "c.yaml"
     subtopics = ", ".join(f"plant{i}" for i in range(12))
     config.write_text(CLI_CONFIG.format(output=output, subtopics=subtopics, base=llm_server.openai_base))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (output.exists() and output.read_text().count("\n") >= 4):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no progress"
-        time.sleep(0.02)
+    proc = start_generate(config)
+    wait_for_lines(output, 4, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
-    with sqlite3.connect(tmp_path / "out.datafast" / "store.sqlite") as db:
-        done = {
-            "\n".join(m["content"] for m in json.loads(r[0]))
-            for r in db.execute("SELECT request FROM items WHERE status='done'")
-        }
+    done = stored_requests(tmp_path / "out.datafast")
     seen_before = len(llm_server.requests())
     llm_server.set_behavior(latency_s=0.0)
 
-    result = subprocess.run(
-        [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_datafast("generate", config, "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = rows_of(output)
     assert len(rows) == len({r.uuid for r in rows}) == 24
@@ -268,19 +247,12 @@ def test_example_config_runs_through_the_cli(llm_server, tmp_path):
     assert "openai_compatible" in text
     path = tmp_path / "ultrachat.yaml"
     path.write_text(text)
-    plan = subprocess.run(
-        [sys.executable, "-m", "datafast", "plan", str(path)], capture_output=True, text=True, timeout=120
-    )
+    plan = run_datafast("plan", path)
     assert plan.returncode == 0, plan.stderr
     assert "ultrachat:" in plan.stdout and "16 rows in all" in plan.stdout
     assert "beginner questions, in English" in plan.stdout or "a beginner could ask" in plan.stdout
     assert llm_server.requests() == []
-    result = subprocess.run(
-        [sys.executable, "-m", "datafast", "generate", str(path), "--no-progress"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_datafast("generate", path, "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = rows_of(tmp_path / "u.jsonl")
     assert len(rows) == 16 and {r.language for r in rows} == {"en", "es"}
@@ -296,9 +268,7 @@ def test_a_role_in_the_llms_of_a_single_role_type_is_refused(llm_server, tmp_pat
             "max_concurrency: 4}", "max_concurrency: 4, role: chosen}"
         )
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "datafast", "generate", str(path)], capture_output=True, text=True, timeout=120
-    )
+    result = run_datafast("generate", path)
     assert result.returncode == 2
     assert "role 'chosen' given, but ultrachat has no roles" in result.stderr
     assert llm_server.requests() == []
