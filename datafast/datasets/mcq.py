@@ -158,11 +158,11 @@ class MCQDataset(DatasetBase):
             "distractors", [{"role": "user", "content": prompt}], IncorrectAnswers, origin, state=(question, correct)
         )
 
-    # -- counts ----------------------------------------------------------------------------------------
-
     def quality_fields(self) -> tuple[str, ...]:
         """A duplicate question is a duplicate record, whatever its answers."""
         return ("question",)
+
+    # -- counts ----------------------------------------------------------------------------------------
 
     def num_requests(self) -> int:
         """One request per prompt for its questions, then one per question for its incorrect answers."""

@@ -323,11 +323,11 @@ class PreferenceDataset(DatasetBase):
             }
         return record
 
-    # -- counts ----------------------------------------------------------------------------------------
-
     def quality_fields(self) -> tuple[str, ...]:
         """A duplicate question is a duplicate pair, whatever its responses."""
         return ("question",)
+
+    # -- counts ----------------------------------------------------------------------------------------
 
     def num_requests_by_role(self) -> dict[str, int]:
         """Requests each role makes in a complete run."""

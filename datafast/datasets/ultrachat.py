@@ -160,11 +160,11 @@ class UltrachatDataset(DatasetBase):
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
         return Ask("followup", messages, model, origin, state=conversation)
 
-    # -- counts ----------------------------------------------------------------------------------------
-
     def quality_fields(self) -> tuple[str, ...]:
         """The whole conversation."""
         return ("messages",)
+
+    # -- counts ----------------------------------------------------------------------------------------
 
     def num_requests(self) -> int:
         """One request for the opening questions of each prompt, then per conversation one to reword the
