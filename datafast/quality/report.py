@@ -263,7 +263,8 @@ def _short(value: str, width: int = 60) -> str:
 
 
 def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> RenderableType:
-    """The report as rich tables: overview, lengths, counts per column and placeholder, per model."""
+    """The report as rich tables: overview, lengths, counts per column and placeholder (a column with one
+    value is a line of the overview), and a comparison of the models when there are several."""
     diversity = report["diversity"]
     overview = Table(title="Dataset", show_header=False)
     overview.add_row("records", f"{report['total']:,}")
@@ -288,6 +289,9 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
     total = report["total"] or 1
     placeholders = [(f"placeholder {name}", counts) for name, counts in report["placeholders"].items()]
     for title, counts in [*report["counts"].items(), *placeholders]:
+        if len(counts) == 1:  # one value for every record: a line of the overview, not a table
+            overview.add_row(title, f"{_short(next(iter(counts)))} (all)")
+            continue
         table = Table(title=f"Counts: {title}")
         table.add_column("value")
         table.add_column("records", justify="right")
@@ -309,7 +313,8 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
             *(f"{stats_[f'distinct_{n}']:.3f}" for n in (1, 2, 3)),
             f"{stats_['near_duplicate_rate']:.1%}",
         )
-    parts.append(models)
+    if len(report["per_model"]) > 1:
+        parts.append(models)
     return Group(*parts)
 
 
