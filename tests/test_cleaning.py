@@ -188,7 +188,7 @@ def test_generated_dataset_with_planted_duplicates(llm_server, monkeypatch, tmp_
         planted(first, "  " + first["text"].upper().replace(".", " !! ") + "   ", "-case"),
         planted(third, third["text"].replace(" ", "\n  "), "-space"),
         planted(second, near_text, "-near"),
-        planted(first, "Positive.", "-label"),
+        planted(first, first["label"].capitalize() + ".", "-label"),
         *generated[4:],
         planted(generated[5], "", "-empty"),
         planted(generated[6], generated[6]["text"].lower().rstrip(".") + "?", "-punct"),
