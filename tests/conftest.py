@@ -48,3 +48,11 @@ def llm_server(_server):
     _server.reset()
     _server.set_behavior(ServerBehavior())
     return _server
+
+
+@pytest.fixture
+def openai_env(llm_server, monkeypatch):
+    """The LLM test server, with `OPENAI_BASE_URL` and `OPENAI_API_KEY` set so that `OpenAIProvider()` uses it."""
+    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.openai_base)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
+    return llm_server

@@ -59,13 +59,6 @@ def lines(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
 
 
-@pytest.fixture
-def openai_env(llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.openai_base)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
-    return llm_server
-
-
 def test_output_columns_and_forwarded_columns_end_to_end(openai_env, tmp_path):
     config = pipeline_config(tmp_path, languages={"en": "English", "it": "Italian"})
     dataset = GenericPipelineDataset(config)

@@ -47,13 +47,6 @@ def rows_of(path):
     return [MCQRow.model_validate(json.loads(line)) for line in Path(path).read_text().splitlines()]
 
 
-@pytest.fixture
-def openai_env(llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.openai_base)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
-    return llm_server
-
-
 def test_questions_then_incorrect_answers_end_to_end(openai_env, tmp_path):
     config = mcq_config(tmp_path, languages={"en": "English", "fr": "French"})
     dataset = MCQDataset(config)

@@ -51,13 +51,6 @@ def rows_of(path):
     return [ChatRow.model_validate(json.loads(line)) for line in Path(path).read_text().splitlines()]
 
 
-@pytest.fixture
-def openai_env(llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.openai_base)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000")
-    return llm_server
-
-
 def test_conversations_end_to_end_with_turn_ranges_personas_and_languages(openai_env, tmp_path):
     dataset = UltrachatDataset(chat_config(tmp_path / "chat.jsonl"))
     llm = OpenAIProvider()
