@@ -1,8 +1,9 @@
-"""One run of a dataset: its run folder and store, resuming, the JSONL output, progress and the summary.
+"""One run of a dataset: its run folder and store, resuming, the output, progress, the summary and the report.
 
-This is where a dataset type's description (prompts, response model, records) meets the engine. The run
-folder sits next to the output file (`sentiment.jsonl` → `sentiment.datafast/`) and holds the store
-(`store.sqlite`) and the last run's `summary.json`.
+This is where a dataset type's description (asks, answers, records) meets the engine. The run folder sits
+next to the output file (`sentiment.jsonl` → `sentiment.datafast/`) and holds the store (`store.sqlite`), the
+last run's `summary.json`, and the report of the output (`report.json` and its PNG plots). Records the
+cleaning rules drop go to `sentiment.dropped.jsonl` (see `datafast.engine.sink`).
 """
 
 from __future__ import annotations
