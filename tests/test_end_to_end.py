@@ -158,6 +158,17 @@ def test_rerun_resumes_without_sending_again(openai_env, tmp_path):
     assert len(again.data_rows) == 20
 
 
+def test_a_new_dataset_object_reads_an_earlier_runs_records_without_running(openai_env, tmp_path):
+    path = tmp_path / "out.jsonl"
+    assert ClassificationDataset(concept_classification(path)).data_rows == []  # no file yet
+    made = ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)
+    later = ClassificationDataset(concept_classification(path))
+    assert [r.uuid for r in later.data_rows] == [r.uuid for r in made.data_rows] and len(later.data_rows) == 20
+    later.to_jsonl(tmp_path / "copy.jsonl")
+    assert (tmp_path / "copy.jsonl").read_text() == path.read_text()
+    assert len(openai_env.requests()) == 4
+
+
 def test_records_lost_after_the_store_commit_are_rebuilt_without_asking_again(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
     ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)

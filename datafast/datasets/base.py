@@ -107,8 +107,8 @@ class DatasetBase(ABC):
                 f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
-        self._data_rows: list[DatasetRow] | None = []
-        self._model_ids: set[str] = set()
+        self._data_rows: list[DatasetRow] | None = None
+        self._model_ids: set[str] | None = None
         self.failures: list[FailedRequest] = []
         self.stats: RunStats | None = None
         # The last run's diversity and quality report (`datafast.quality.build_report`).
@@ -204,7 +204,9 @@ class DatasetBase(ABC):
     @property
     def data_rows(self) -> list[DatasetRow]:
         """The records of the last `generate` (including those resumed from an earlier run), read from the
-        output file on first access so a large run never holds them all in memory while it goes."""
+        output file on first access so a large run never holds them all in memory while it goes. Before any
+        `generate`, the records the output file already holds (so an earlier run can be exported or pushed
+        from a new script without running again); none when there is no file."""
         if self._data_rows is None:
             from datafast.engine.run import load_rows
 

@@ -81,13 +81,15 @@ def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, A
     return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
-def load_rows(dataset: DatasetBase, model_ids: set[str]) -> list[DatasetRow]:
-    """The records the output file holds from these models. The file holds one config's records only (a
-    changed config is refused), so this is what a run with these providers made or resumed."""
+def load_rows(dataset: DatasetBase, model_ids: set[str] | None) -> list[DatasetRow]:
+    """The records the output file holds from these models (all of them for None). The file holds one
+    config's records only (a changed config is refused), so this is what a run with these providers made
+    or resumed."""
     return [
         dataset.record_class.model_validate(line)
         for line in JsonlFile(dataset.config.output_file).read()
-        if line.get("model_id") in model_ids
+        if line.get("dataset_type") == dataset.config.dataset_type  # type: ignore[attr-defined]
+        and (model_ids is None or line.get("model_id") in model_ids)
     ]
 
 
