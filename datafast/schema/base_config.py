@@ -1,0 +1,196 @@
+"""What every dataset configuration shares: the prompt expansion settings, the base model with its
+prompts, languages and output file, and the checks of the prompts of later steps of a chain."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from datafast.expansion import PromptTemplate, check_template, count_combinations
+from datafast.schema.cleaning import CleaningConfig
+
+# A placeholder, class or module name: letters, digits and underscores, not starting with a digit.
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ISO 639-1/639-3 language code, optionally with a script or region subtag: en, fra, pt-BR, zh-Hant.
+_LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}|[A-Z][a-z]{3}))?$")
+
+
+class PromptExpansionConfig(BaseModel):
+    """Values for the `{{optional}}` placeholders of the prompts and how to combine them.
+
+    With `combinatorial=True` every combination of the values a prompt uses is asked for (at most
+    `max_samples` of them, a guard against surprise bills); with `combinatorial=False`,
+    `num_random_samples` combinations are drawn with `seed`, none repeated until all have been drawn.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    placeholders: dict[str, list[str]] = Field(default_factory=dict)
+    combinatorial: bool = True
+    num_random_samples: int = Field(default=1, ge=1)
+    max_samples: int = Field(default=1000, ge=1)
+    seed: int = 42
+
+    @field_validator("placeholders")
+    @classmethod
+    def _check_placeholders(cls, placeholders: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, values in placeholders.items():
+            if not IDENTIFIER.match(name):
+                raise ValueError(
+                    f"placeholder name {name!r} is not valid: use letters, digits and underscores, "
+                    "not starting with a digit"
+                )
+            if not values:
+                raise ValueError(f"placeholder '{name}' has no values: give at least one")
+            seen: set[str] = set()
+            for value in values:
+                if not value.strip():
+                    raise ValueError(f"placeholder '{name}' has an empty value")
+                if value in seen:
+                    raise ValueError(f"placeholder '{name}' lists the value {value!r} twice")
+                seen.add(value)
+        return placeholders
+
+
+class LabelDefinition(BaseModel):
+    """One class of a classification dataset: its name (the label written in records) and a description."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+
+
+class DatasetConfig(BaseModel):
+    """Fields every dataset type shares. Subclasses name their mandatory placeholders and default prompts."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # Mandatory placeholder name -> what it is filled with; the names a subclass's prompts may use.
+    mandatory_placeholders: ClassVar[dict[str, str]] = {}
+    # The ones every prompt must contain; `{language_name}` is added when there is more than one language.
+    required_placeholders: ClassVar[frozenset[str]] = frozenset()
+    default_prompts: ClassVar[tuple[str, ...]] = ()
+    # The field that holds the first-step prompts, for error messages.
+    prompts_field: ClassVar[str] = "prompts"
+
+    prompts: list[str] | None = None
+    num_samples_per_prompt: int = Field(default=5, ge=1, le=100)
+    output_file: str = Field(default="dataset.jsonl", min_length=1)
+    languages: dict[str, str] = Field(default_factory=lambda: {"en": "English"})
+    expansion: PromptExpansionConfig = Field(default_factory=PromptExpansionConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+
+    @field_validator("languages")
+    @classmethod
+    def _check_languages(cls, languages: dict[str, str]) -> dict[str, str]:
+        if not languages:
+            raise ValueError("give at least one language, e.g. {'en': 'English'}")
+        for code, name in languages.items():
+            if not _LANGUAGE_CODE.match(code):
+                raise ValueError(
+                    f"language code {code!r} is not a valid ISO 639 code: use a lowercase 2- or 3-letter "
+                    "code with an optional region, e.g. 'en', 'fr', 'pt-BR'"
+                )
+            if not name.strip():
+                raise ValueError(f"language {code!r} needs a name, e.g. {{'{code}': 'English'}}")
+        return languages
+
+    @field_validator("prompts")
+    @classmethod
+    def _check_prompts_given(cls, prompts: list[str] | None) -> list[str] | None:
+        if prompts is not None:
+            if not prompts:
+                raise ValueError("prompts is an empty list: leave it out to use the default prompts")
+            for i, prompt in enumerate(prompts):
+                if not prompt.strip():
+                    raise ValueError(f"prompts[{i}] is empty")
+        return prompts
+
+    @model_validator(mode="after")
+    def _check_placeholders(self) -> Self:
+        required = set(self.required_placeholders)
+        if len(self.languages) > 1:
+            required.add("language_name")
+        used_optional: set[str] = set()
+        placeholders = self.expansion.placeholders
+        for i, template in enumerate(self.templates()):
+            check_template(
+                template,
+                where=f"{self.prompts_field}[{i}]",
+                allowed=self.mandatory_placeholders,
+                required=required,
+                optional_values=placeholders,
+            )
+            used_optional |= template.optional
+            if self.expansion.combinatorial:
+                combos = count_combinations({n: placeholders[n] for n in template.optional})
+                if combos > self.expansion.max_samples:
+                    raise ValueError(
+                        f"{self.prompts_field}[{i}] expands to {combos} combinations of optional placeholders, above "
+                        f"expansion.max_samples={self.expansion.max_samples}; raise max_samples or use "
+                        "combinatorial=False with num_random_samples"
+                    )
+        unused = sorted(placeholders.keys() - used_optional)
+        if unused:
+            raise ValueError(
+                f"expansion.placeholders gives values for '{unused[0]}' but no prompt uses "
+                f"{{{{{unused[0]}}}}}; use it in a prompt or remove it"
+            )
+        return self
+
+    def templates(self) -> list[PromptTemplate]:
+        """The parsed prompt templates: the user's, or the dataset type's defaults."""
+        return [PromptTemplate.parse(p) for p in (self.prompts or self.default_prompts)]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Self:
+        """Load this config from a YAML (.yaml/.yml) or TOML (.toml) file."""
+        from datafast.schema.loading import read_config_mapping
+
+        data = read_config_mapping(path)
+        data.pop("llms", None)
+        return cls.model_validate(data)
+
+    from_yaml = from_file
+    from_toml = from_file
+
+
+def check_step_prompt(prompt: str | None, field: str, allowed: dict[str, str], required: set[str]) -> None:
+    """Check a prompt of a later step of a chain (one template, filled by the dataset type alone)."""
+    if prompt is None:
+        return
+    if not prompt.strip():
+        raise ValueError(f"{field} is empty: leave it out to use the default prompt")
+    template = PromptTemplate.parse(prompt)
+    if template.optional:
+        name = sorted(template.optional)[0]
+        raise ValueError(
+            f"{field} uses the optional placeholder {{{{{name}}}}}; optional placeholders are only filled in "
+            "question_generation_prompts (the first step of each chain)"
+        )
+    check_template(template, where=field, allowed=allowed, required=required, optional_values={})
+
+
+def check_step_prompts(config: DatasetConfig, prompts: dict[str, tuple[dict[str, str], frozenset[str]]]) -> None:
+    for field, (allowed, required) in prompts.items():
+        check_step_prompt(getattr(config, field), field, allowed, set(required))
+
+
+def check_prompt_list(prompts: list[str] | None, field: str) -> list[str] | None:
+    if prompts is not None:
+        if not prompts:
+            raise ValueError(f"{field} is an empty list: leave it out to use the default prompts")
+        for i, prompt in enumerate(prompts):
+            if not prompt.strip():
+                raise ValueError(f"{field}[{i}] is empty")
+    return prompts
+
+
+LANGUAGE_PLACEHOLDERS = {
+    "language_name": "the language name, e.g. English",
+    "language_code": "the language code, e.g. en",
+}
