@@ -44,15 +44,12 @@ class RecordSink:
         self.dropped_by_reason: Counter[str] = Counter()
 
     def scan(self) -> None:
-        self.output.drop_incomplete_tail()
+        # `read` skips a line a crash left half-written; `open` (on entering) cuts it off both files.
         in_output: set[str] = set()
         for line in self.output.read():
             self.written_requests.add(line.get("request_id"))
             in_output.add(line.get("uuid"))
             self.cleaner.remember(record_text(line, self.text_fields))
-        if not self.dropped.path.exists():
-            return
-        JsonlFile(self.dropped.path).drop_incomplete_tail()
         for line in self.dropped.read():
             record = line["record"]
             self._dropped_uuids.add(record.get("uuid"))
