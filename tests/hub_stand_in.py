@@ -1,6 +1,7 @@
-"""A local stand-in for the few Hugging Face Hub endpoints `HfApi.create_repo` and `HfApi.create_commit` use:
-repo creation, README YAML validation, preupload (every file "regular", so contents travel inline) and the
-NDJSON commit. It keeps what was committed, per repo, for tests to read back."""
+"""A local stand-in for the few Hugging Face Hub endpoints `HfApi.create_repo`, `HfApi.list_repo_tree` and
+`HfApi.create_commit` use: repo creation, a folder's listing, README YAML validation, preupload (every file
+"regular", so contents travel inline) and the NDJSON commit with added and deleted files. It keeps what was
+committed, per repo, for tests to read back."""
 
 from __future__ import annotations
 
@@ -23,6 +24,28 @@ class HubStandIn:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                hub.requests.append(("GET", path, self.headers.get("Authorization")))
+                repo_id, _, folder = path[len("/api/datasets/") :].partition("/tree/main/")
+                if not path.startswith("/api/datasets/") or repo_id not in hub.repos:
+                    self._not_found("RepoNotFound")
+                    return
+                listed = [p for p in hub.files.get(repo_id, {}) if p.startswith(folder + "/")]
+                if not listed:
+                    self._not_found("EntryNotFound")
+                    return
+                entries = [
+                    {"type": "file", "path": p, "size": len(hub.files[repo_id][p]), "oid": "0" * 40} for p in listed
+                ]
+                self._json(entries)
+
+            def _not_found(self, code: str) -> None:
+                self.send_response(404)
+                self.send_header("X-Error-Code", code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -48,11 +71,13 @@ class HubStandIn:
                         if item["key"] == "file":
                             value = item["value"]
                             stored[value["path"]] = base64.b64decode(value["content"])
+                        elif item["key"] == "deletedFile":
+                            del stored[item["value"]["path"]]
                     self._json({"commitUrl": f"{hub.endpoint}/datasets/{repo_id}/commit/1", "commitOid": "1" * 40})
                 else:
                     self.send_error(404)
 
-            def _json(self, data: dict[str, Any]) -> None:
+            def _json(self, data: dict[str, Any] | list[Any]) -> None:
                 raw = json.dumps(data).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -153,10 +153,22 @@ def test_upload_to_the_stand_in_hub():
         assert hub.repos["me/sentiment"]["type"] == "dataset"
         assert hub.files["me/sentiment"] == expected.files
         assert [r[1] for r in hub.requests] == [
-            "/api/repos/create", "/api/validate-yaml",
+            "/api/repos/create", "/api/datasets/me/sentiment/tree/main/data", "/api/validate-yaml",
             "/api/datasets/me/sentiment/preupload/main", "/api/datasets/me/sentiment/commit/main",
         ]  # fmt: skip
         assert all(r[2] == "Bearer hf_x" for r in hub.requests)
+
+
+def test_a_new_push_deletes_the_shards_it_does_not_rewrite():
+    with HubStandIn() as hub:
+        api = HfApi(endpoint=hub.endpoint)
+        push_to_hub(RECORDS, "me/sentiment", train_size=0.75, token="hf_x", api=api)
+        hub.files["me/sentiment"]["data/notes.txt"] = b"the user's own file"
+        assert "data/test-00000-of-00001.parquet" in hub.files["me/sentiment"]
+
+        push_to_hub(RECORDS, "me/sentiment", token="hf_x", api=api)
+        expected = hub_files(RECORDS, "me/sentiment").files
+        assert hub.files["me/sentiment"] == {**expected, "data/notes.txt": b"the user's own file"}
 
 
 def test_dataset_push_to_hub_and_cli_push(llm_server, monkeypatch, tmp_path, capsys):

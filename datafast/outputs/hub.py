@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SHARD = re.compile(r"^data/[A-Za-z0-9_]+-\d{5}-of-\d{5}\.parquet$")
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def push_to_hub(
     """Create (or reuse) the dataset repo `repo_id` and upload the records as Parquet shards with a dataset
     card, in one commit. Returns the repo URL. The token is `token`, else `HF_TOKEN` or the saved login;
     `api` replaces the `HfApi` client (another endpoint, a test double)."""
-    from huggingface_hub import CommitOperationAdd, HfApi, get_token
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
 
     check_repo_id(repo_id)
     check_train_size(train_size)
@@ -158,11 +159,27 @@ def push_to_hub(
     )
     api = api or HfApi()
     repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
+    stale = [path for path in _existing_shards(api, repo_id, token) if path not in upload.files]
     api.create_commit(
         repo_id,
-        operations=[CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()],
+        operations=[
+            *(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()),
+            *(CommitOperationDelete(path_in_repo=path) for path in stale),
+        ],
         commit_message=commit_message,
         repo_type="dataset",
         token=token,
     )
     return str(repo_url)
+
+
+def _existing_shards(api: HfApi, repo_id: str, token: str) -> list[str]:
+    """The split shards an earlier push left in `data/`. A new push deletes those it does not overwrite: the
+    Hub's loader reads every `data/<split>-*` file, so an old test split would otherwise still be served."""
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        entries = list(api.list_repo_tree(repo_id, "data", repo_type="dataset", token=token))
+    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):  # a new repo: nothing to delete
+        return []
+    return [entry.path for entry in entries if _SHARD.match(entry.path)]
