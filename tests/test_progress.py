@@ -1,0 +1,52 @@
+"""Progress display: a live bar on a terminal, plain periodic lines in a log."""
+
+import io
+
+from rich.console import Console
+
+from datafast.engine.progress import RunProgress
+
+
+def test_a_log_gets_plain_lines_with_counts_rate_and_eta():
+    out = io.StringIO()
+    progress = RunProgress(True, "RawDataset", console=Console(file=out, width=60), every=0)
+    progress.start(total=10, already_done=4)
+    progress.advance(tokens=1200, cost=0.01)
+    progress.retry()
+    progress.advance(failed=True)
+    progress.stop()
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 4  # one per advance or retry, and one at the end, never cut to the width
+    assert lines[0].startswith("RawDataset: 5/10 requests, ") and " req/s, eta " in lines[0]
+    assert lines[0].endswith("1,200 tok $0.0100")
+    assert lines[-1].startswith("RawDataset: 6/10 requests") and lines[-1].endswith("retries 1 failed 1")
+
+
+def test_lines_come_at_most_every_period_and_resumed_requests_do_not_count_in_the_rate():
+    out = io.StringIO()
+    progress = RunProgress(True, "X", console=Console(file=out), every=3600)
+    progress.start(total=3, already_done=0)
+    for _ in range(3):
+        progress.advance(resumed=True)
+    assert out.getvalue() == ""
+    progress.stop()
+    assert out.getvalue().splitlines() == ["X: 3/3 requests, 0.0 req/s, 0 tok $0.0000"]
+
+
+def test_a_terminal_gets_the_live_bar():
+    out = io.StringIO()
+    progress = RunProgress(True, "RawDataset", console=Console(file=out, force_terminal=True, width=150))
+    progress.start(total=2, already_done=0)
+    progress.advance(tokens=10)
+    progress.advance(tokens=10)
+    progress.stop()
+    assert "2/2" in out.getvalue() and "20 tok" in out.getvalue() and "━" in out.getvalue()
+
+
+def test_disabled_shows_nothing():
+    out = io.StringIO()
+    progress = RunProgress(False, "X", console=Console(file=out, force_terminal=True))
+    progress.start(total=1, already_done=0)
+    progress.advance()
+    progress.stop()
+    assert out.getvalue() == ""
