@@ -8,7 +8,7 @@ checks the columns the caller needs, applies the document-length filters and `sa
 row a stable `document_id`. Every problem is a `ConfigError` raised before any LLM request is sent.
 
 `sample_count` keeps the *first* N rows that pass the filters, in source order: reproducible without a seed,
-and a large source is read only as far as needed.
+and a large source is read only as far as needed (a Hub dataset is then streamed, not downloaded whole).
 """
 
 from __future__ import annotations
@@ -114,7 +114,8 @@ def load_source_rows(
     if sum(v is not None for v in (hf_dataset_name, local_file_path, input_rows)) != 1:
         raise ConfigError("give exactly one source: hf_dataset_name, local_file_path or input_rows")
     if hf_dataset_name is not None:
-        name, column_names, rows = _hf_rows(hf_dataset_name, hf_dataset_subset, hf_dataset_split)
+        stream = sample_count is not None
+        name, column_names, rows = _hf_rows(hf_dataset_name, hf_dataset_subset, hf_dataset_split, stream)
     elif local_file_path is not None:
         name, column_names, rows = _file_rows(Path(local_file_path))
     else:
@@ -302,7 +303,9 @@ def _parquet_rows(path: Path) -> tuple[str, list[str] | None, Rows]:
     return str(path), list(parquet.schema_arrow.names), generate()
 
 
-def _hf_rows(name: str, subset: str | None, split: str) -> tuple[str, list[str] | None, Rows]:
+def _hf_rows(name: str, subset: str | None, split: str, stream: bool) -> tuple[str, list[str] | None, Rows]:
+    """A dataset folder written by `save_to_disk`, or a Hub dataset: downloaded and cached, or with `stream`
+    (when only the first rows are needed) streamed, so a sample of a large dataset costs only its rows."""
     try:
         import datasets
     except ImportError:
@@ -319,7 +322,13 @@ def _hf_rows(name: str, subset: str | None, split: str) -> tuple[str, list[str] 
                     )
                 loaded = loaded[split]
         else:
-            loaded = datasets.load_dataset(name, subset, split=split)
+            loaded = datasets.load_dataset(name, subset, split=split, streaming=stream)
+        if isinstance(loaded, datasets.IterableDataset):
+            rows = _reading(label, enumerate(loaded))
+            first = next(rows, None)
+            if first is None:
+                return label, None, iter(())
+            return label, list(first[1]), _chain(first, rows)
     except ConfigError:
         raise
     except Exception as exc:  # datasets raises many error types (missing dataset, bad split, no network)
@@ -329,6 +338,14 @@ def _hf_rows(name: str, subset: str | None, split: str) -> tuple[str, list[str] 
     if loaded.num_rows == 0:
         return label, None, iter(())
     return label, list(loaded.column_names), enumerate(loaded)
+
+
+def _reading(label: str, rows: Rows) -> Rows:
+    """`rows`, with an error while streaming them (the network, a bad file) turned into a ConfigError."""
+    try:
+        yield from rows
+    except Exception as exc:
+        raise ConfigError(f"cannot read {label}: {type(exc).__name__}: {exc}") from None
 
 
 def _chain(first: tuple[int, dict[str, Any]], rest: Rows) -> Rows:

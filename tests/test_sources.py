@@ -59,6 +59,25 @@ def test_every_file_kind_gives_the_same_rows(tmp_path, kind):
     assert rows[0].values == ROWS[0]
 
 
+def test_a_sample_of_a_hub_style_dataset_is_streamed_not_downloaded_whole(tmp_path, monkeypatch):
+    import datasets
+
+    # A dataset laid out as on the Hub (Parquet files under data/) loads through `datasets.load_dataset`.
+    (tmp_path / "repo" / "data").mkdir(parents=True)
+    rows = [{"text": f"document number {i:03d}", "id": f"d{i}"} for i in range(40)]
+    write_parquet(tmp_path / "repo" / "data" / "train-00000-of-00001.parquet", rows)
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+
+    sample = load_source_rows(hf_dataset_name=str(tmp_path / "repo"), text_column="text", sample_count=3)
+    assert [r.document_id for r in sample] == ["d0", "d1", "d2"] and sample[2].values == rows[2]
+    assert not list(cache.rglob("*.arrow"))  # streamed: nothing was converted and cached
+
+    whole = load_source_rows(hf_dataset_name=str(tmp_path / "repo"), text_column="text")
+    assert [r.values for r in whole] == rows
+    assert list(cache.rglob("*.arrow"))  # no sample: loaded once into the cache, reused by a rerun
+
+
 def test_hf_dataset_dict_on_disk_uses_the_split(tmp_path):
     import datasets
 
