@@ -28,9 +28,11 @@ def test_normalisation_ignores_case_whitespace_and_unicode_punctuation():
 
 
 def test_each_rule_gives_its_reason():
-    cleaner = RecordCleaner(CleaningConfig())
+    cleaner = RecordCleaner(CleaningConfig(drop_non_text=True, min_words=3))
     assert cleaner.check("  ... !! ") == "empty"
     assert cleaner.check(ENGLISH, truncated=True) == "truncated"
+    assert cleaner.check("2021-09-23 13:17:54.1549") == "not_text"
+    assert cleaner.check("Sold out") == "too_short"
     assert cleaner.check("Positive!", label="positive") == "restates_label"
     assert cleaner.check(FRENCH, language="en") == "wrong_language"
     assert cleaner.check(ENGLISH, language="en") is None
@@ -39,6 +41,48 @@ def test_each_rule_gives_its_reason():
     )
     assert cleaner.check(LONG) is None
     assert cleaner.check(LONG + " Recommended.") == "near_duplicate"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("10.05.2014", False),
+        ("185.25%", False),
+        ("385.21Kg/727.6Lbs/144Kgs/247.9Lbs/38.1Ml/50Lt", False),
+        ("🍁💪, 🌳💪, 👐🎚, 👃🎦,👩👧, 6.5/12.5", False),
+        ("PirateSoul S-A-1040, A 10.4kGK, 32g S/S, 25/75T, A2018.43.26.6", False),
+        ("Solve 3x + 5 = 20 for x.", True),
+        ("I paid $129.99 on 2024-03-02 and it broke after 3 days!", True),
+        ("मुझे यह तंबू बहुत पसंद आया, बारिश में भी सूखा रहा।", True),  # vowel signs count with their letters
+        ("هذه الخيمة رائعة جداً", True),
+        ("这个帐篷非常好用，下雨也不漏水。", True),
+        ("Great! 👍", True),
+    ],
+)
+def test_not_text_drops_numbers_codes_and_emoji_but_not_prose_in_any_script(text, kept):
+    cleaner = RecordCleaner(CleaningConfig(drop_non_text=True))
+    assert (cleaner.check(text) is None) is kept
+
+
+def test_not_text_is_on_for_prose_types_and_off_for_the_generic_pipeline_unless_asked(tmp_path):
+    from datafast.datasets import GenericPipelineDataset
+    from datafast.schema.config import GenericPipelineDatasetConfig
+
+    classification = ClassificationDataset(ClassificationDatasetConfig(classes=[{"name": "a", "description": "b"}]))
+    assert classification.cleaning().drop_non_text is True
+    rows = [{"question": "What is 6 times 7?"}]
+    pipeline = GenericPipelineDataset(
+        GenericPipelineDatasetConfig(
+            input_rows=rows,
+            input_columns=["question"],
+            output_columns=["answer"],
+            prompts=["Answer {question} in {language_name}."],
+        )
+    )
+    assert pipeline.cleaning().drop_non_text is False
+    assert RecordCleaner(pipeline.cleaning()).check("42") is None
+    asked = GenericPipelineDatasetConfig(**{**pipeline.config.model_dump(), "cleaning": {"drop_non_text": True}})
+    assert GenericPipelineDataset(asked).cleaning().drop_non_text is True
 
 
 def test_truncated_text_is_not_remembered():
@@ -137,6 +181,9 @@ def test_remember_seeds_duplicates():
         ("language_min_confidence", 0, "language_min_confidence is 0"),
         ("language_min_chars", 0, "language_min_chars is 0"),
         ("label_restatement_max_extra_words", -1, "label_restatement_max_extra_words is -1"),
+        ("min_words", -2, "min_words is -2: use 0 or more"),
+        ("min_letter_share", 0, "min_letter_share is 0"),
+        ("min_letter_share", 50, "above 0 and at most 1"),
         ("drop_emptyy", True, "drop_emptyy"),
     ],
 )

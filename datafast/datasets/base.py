@@ -9,20 +9,21 @@ moves through its steps on its own."""
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel
 
+from datafast._sync import run_sync
 from datafast.engine import RetryPolicy, RunStats
 from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
 from datafast.llms.base import LLMProvider
 from datafast.outputs import write_jsonl
+from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
 
@@ -100,6 +101,8 @@ class DatasetBase(ABC):
 
     # The LLM roles a chain needs; `generate(llms)` binds "llms" to each provider in turn.
     roles: ClassVar[tuple[str, ...]] = ("llms",)
+    # Whether the type writes prose (see `cleaning`); a type whose texts may be numbers or code says False.
+    prose: ClassVar[bool] = True
 
     def __init__(self, config: DatasetConfig) -> None:
         if not isinstance(config, self.config_class):
@@ -138,6 +141,13 @@ class DatasetBase(ABC):
     def quality_fields(self) -> tuple[str, ...]:
         """The record fields whose text the cleaning rules and the report look at."""
         return ("text",)
+
+    def cleaning(self) -> CleaningConfig:
+        """The config's cleaning rules with the type's defaults filled in: the not-text rule is on for prose."""
+        cleaning = self.config.cleaning
+        if cleaning.drop_non_text is None:
+            cleaning = cleaning.model_copy(update={"drop_non_text": self.prose})
+        return cleaning
 
     def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
         """Records and follow-up asks from one validated answer, given by the model `model_id`. Raise
@@ -234,7 +244,7 @@ class DatasetBase(ABC):
         is missing or failed. `retry` sets how failed requests are tried again; `max_cost` (USD) stops the
         run cleanly once this run has spent that much; `overwrite=True` deletes an earlier output and run
         folder first (needed when the config changed but the output file is the same)."""
-        return run_blocking(
+        return run_sync(
             self.agenerate(llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite)
         )
 
@@ -311,16 +321,6 @@ class DatasetBase(ABC):
     def _class_names(self) -> list[str] | None:
         classes = getattr(self.config, "classes", None)
         return [c.name for c in classes] if classes else None
-
-
-def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `generate`'s coroutine to the end from synchronous code."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    coroutine.close()
-    raise RuntimeError("generate() cannot run inside an event loop (a notebook?): use `await agenerate(...)`")
 
 
 def _provider_list(llms: LLMProvider | Sequence[LLMProvider] | None) -> list[LLMProvider]:

@@ -61,6 +61,7 @@ class GenericPipelineDataset(DatasetBase):
     config_class: ClassVar[type[GenericPipelineDatasetConfig]] = GenericPipelineDatasetConfig
     record_class: ClassVar[type[GenericPipelineRow]] = GenericPipelineRow
     config: GenericPipelineDatasetConfig
+    prose: ClassVar[bool] = False  # outputs may be numbers or code
 
     def __init__(self, config: GenericPipelineDatasetConfig) -> None:
         super().__init__(config)

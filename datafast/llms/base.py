@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -10,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from datafast._env import apply_offline_defaults
+from datafast._sync import run_sync
 from datafast.errors import ConfigError, MissingAPIKeyError
 from datafast.llms.failures import CallFailure, classify_litellm_error
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
@@ -244,12 +244,8 @@ class LLMProvider:
         if (prompt is None) == (messages is None):
             raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
         msgs = messages if messages is not None else [{"role": "user", "content": prompt}]
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            completion = asyncio.run(self.acomplete(msgs, response_format))
-            return completion.parsed if response_format is not None else completion.text
-        raise RuntimeError("generate() cannot run inside an event loop; use `await provider.acomplete(...)`")
+        completion = run_sync(self.acomplete(msgs, response_format))
+        return completion.parsed if response_format is not None else completion.text
 
 
 def _response_cost(litellm: Any, response: Any) -> float | None:

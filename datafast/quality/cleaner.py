@@ -12,17 +12,28 @@ from pydantic import BaseModel
 from datafast.outputs.jsonl import JsonlFile
 from datafast.quality.language import base_code, identify, known_languages
 from datafast.quality.near_duplicates import NearDuplicateIndex
-from datafast.quality.text import duplicate_key, words
+from datafast.quality.text import duplicate_key, letter_share, words
 from datafast.schema.cleaning import CleaningConfig
 
 EMPTY: Final = "empty"
 TRUNCATED: Final = "truncated"
+NOT_TEXT: Final = "not_text"
+TOO_SHORT: Final = "too_short"
 EXACT_DUPLICATE: Final = "exact_duplicate"
 NEAR_DUPLICATE: Final = "near_duplicate"
 WRONG_LANGUAGE: Final = "wrong_language"
 RESTATES_LABEL: Final = "restates_label"
 # In the order the rules are applied: a record is dropped for the first rule it breaks.
-DROP_REASONS: Final = (EMPTY, TRUNCATED, RESTATES_LABEL, WRONG_LANGUAGE, EXACT_DUPLICATE, NEAR_DUPLICATE)
+DROP_REASONS: Final = (
+    EMPTY,
+    TRUNCATED,
+    NOT_TEXT,
+    RESTATES_LABEL,
+    TOO_SHORT,
+    WRONG_LANGUAGE,
+    EXACT_DUPLICATE,
+    NEAR_DUPLICATE,
+)
 
 
 class RecordCleaner:
@@ -48,16 +59,20 @@ class RecordCleaner:
         self, text: str, *, language: str | None = None, label: str | None = None, truncated: bool = False
     ) -> str | None:
         """None = keep (and remember it for later duplicate checks); else the reason it is dropped:
-        one of "empty", "truncated", "exact_duplicate", "near_duplicate", "wrong_language", "restates_label"."""
+        one of `DROP_REASONS`."""
         config = self.config
         tokens = words(text)
         if config.drop_empty and not tokens:
             return EMPTY
         if config.drop_truncated and truncated:
             return TRUNCATED
+        if config.drop_non_text and letter_share(text) < config.min_letter_share:
+            return NOT_TEXT
         extra_words = config.label_restatement_max_extra_words
         if config.label_restatement and label and restates_label(tokens, label, extra_words):
             return RESTATES_LABEL
+        if len(tokens) < config.min_words:
+            return TOO_SHORT
         if config.wrong_language and language and self._wrong_language(text, language):
             return WRONG_LANGUAGE
         key = duplicate_key(text) if config.exact_duplicates else None

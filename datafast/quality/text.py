@@ -16,6 +16,16 @@ def words(text: str) -> list[str]:
     return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
+def letter_share(text: str) -> float:
+    """The share of `text`'s non-space characters that are letters, in any script, or the marks that belong
+    to them (Devanagari vowel signs, Arabic harakat): 1.0 for prose, near 0 for dates, numbers, codes and
+    emoji. 0.0 for a text with no non-space character."""
+    visible = [c for c in text if not c.isspace()]
+    if not visible:
+        return 0.0
+    return sum(unicodedata.category(c)[0] in "LM" for c in visible) / len(visible)
+
+
 def normalized(text: str) -> str:
     """`text` with case, punctuation, symbols and whitespace differences removed: its words joined by one
     space. Two texts that differ only in those have the same normalised form."""

@@ -1,4 +1,4 @@
-"""What the cleaning step drops from a run's output, each rule switchable (all on by default)."""
+"""What the cleaning step drops from a run's output, each rule switchable."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ class CleaningConfig(BaseModel):
 
     - `drop_empty`: text with no letter or digit (blank, or punctuation only).
     - `drop_truncated`: the answer was cut off at the token limit (finish reason `length`).
+    - `drop_non_text`: letters (in any script, with their marks) are under `min_letter_share` of the
+      non-space characters: dates, numbers, product codes, emoji strings ("2021-09-23 13:17", "185.25%").
+      Unset, it is on for every dataset type but the generic pipeline, whose outputs may be numbers or code.
+    - `min_words`: fewer words than this (0, off, by default; e.g. 4 drops "Sold out" from a set of
+      reviews).
     - `label_restatement` (classification): the text contains the label name as a run of consecutive words
       and has at most `label_restatement_max_extra_words` other words ("Positive.", "This is positive").
     - `wrong_language`: the language identifier names another language than the record's with confidence of
@@ -26,6 +31,9 @@ class CleaningConfig(BaseModel):
 
     drop_empty: bool = True
     drop_truncated: bool = True
+    drop_non_text: bool | None = None
+    min_letter_share: float = 0.5
+    min_words: int = 0
     label_restatement: bool = True
     label_restatement_max_extra_words: int = 3
     wrong_language: bool = True
@@ -52,6 +60,13 @@ class CleaningConfig(BaseModel):
             raise ValueError(f"language_min_confidence is {value}: use a probability above 0 and at most 1 (e.g. 0.9)")
         return value
 
+    @field_validator("min_letter_share")
+    @classmethod
+    def _check_letter_share(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError(f"min_letter_share is {value}: use a share above 0 and at most 1 (e.g. 0.5)")
+        return value
+
     @field_validator("language_min_chars", "near_duplicate_shingle_words")
     @classmethod
     def _check_positive(cls, value: int, info: object) -> int:
@@ -59,9 +74,9 @@ class CleaningConfig(BaseModel):
             raise ValueError(f"{getattr(info, 'field_name', 'value')} is {value}: use a whole number of at least 1")
         return value
 
-    @field_validator("label_restatement_max_extra_words")
+    @field_validator("label_restatement_max_extra_words", "min_words")
     @classmethod
-    def _check_extra_words(cls, value: int) -> int:
+    def _check_not_negative(cls, value: int, info: object) -> int:
         if value < 0:
-            raise ValueError(f"label_restatement_max_extra_words is {value}: use 0 or more")
+            raise ValueError(f"{getattr(info, 'field_name', 'value')} is {value}: use 0 or more")
         return value
