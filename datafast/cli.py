@@ -122,7 +122,7 @@ def _plan(path: str, samples: int) -> int:
     labels = [p.name + (f" ({', '.join(p.roles)})" if p.roles else "") for p in plan.providers]
     width = max(len(label) for label in labels)
     for label, p in zip(labels, plan.providers, strict=True):
-        cost = f"~${p.cost_usd:.4f}" if p.cost_usd is not None else "cost unknown"
+        cost = "cost unknown" if p.cost_usd is None else "free" if p.cost_usd == 0 else f"~${p.cost_usd:.4f}"
         out.print(
             Text(
                 f"  {label:<{width}}  {p.requests:>7,} requests  {p.rows:>8,} rows  "

@@ -20,8 +20,9 @@ _PROMPT_SAMPLE = 200
 @dataclass
 class ProviderPlan:
     """Requests, rows, estimated tokens and cost for one provider. `cost_usd` is None for a model
-    that is not in LiteLLM's price map (local and self-hosted models, new releases). `rows` counts the
-    records of the chains the provider takes part in; `roles` are its roles in a multi-role run."""
+    that is not in LiteLLM's price map (self-hosted models, new releases), 0 for the built-in local model.
+    `rows` counts the records of the chains the provider takes part in; `roles` are its roles in a
+    multi-role run."""
 
     name: str
     requests: int
@@ -98,8 +99,8 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
             completion_tokens = requests * _OUTPUT_TOKENS_PER_REQUEST.get(kind, 250)
         else:
             completion_tokens = requests * samples * _OUTPUT_TOKENS_PER_SAMPLE.get(kind, 200)
-        if llm.provider_name == "local":
-            plans.append(ProviderPlan(llm.name, requests, rows, 0, 0, 0.0, shown_roles))
+        if llm.provider_name == "local":  # runs on this machine: the tokens take time, not money
+            plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, 0.0, shown_roles))
             continue
         try:
             prompt_cost, completion_cost = litellm.cost_per_token(

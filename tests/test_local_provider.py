@@ -126,3 +126,13 @@ def test_quickstart_config_runs_from_the_cli(tmp_path):
     assert len(rows) == 12 and {r["label"] for r in rows} == {"positive", "negative"}
     for row in rows:
         TextClassificationRow.model_validate(row)
+
+
+def test_plan_of_the_quickstart_shows_tokens_and_that_it_is_free():
+    from pathlib import Path
+
+    result = run_datafast("plan", Path(__file__).parent.parent / "examples" / "quickstart.yaml")
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "local/SmolLM2-135M-Instruct" in line)
+    prompt_tokens = int(line.split("~")[1].split(" prompt")[0].replace(",", ""))
+    assert "12 requests" in line and prompt_tokens > 100 and line.endswith("free")
