@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+# The settings that are fractions (above 0, at most 1), with what each one is.
+_FRACTION_HINTS = {
+    "near_duplicate_threshold": "it is a Jaccard similarity, above 0 and at most 1 (e.g. 0.8)",
+    "language_min_confidence": "use a probability above 0 and at most 1 (e.g. 0.9)",
+    "min_letter_share": "use a share above 0 and at most 1 (e.g. 0.5)",
+}
 
 
 class CleaningConfig(BaseModel):
@@ -44,27 +51,11 @@ class CleaningConfig(BaseModel):
     near_duplicate_threshold: float = 0.8
     near_duplicate_shingle_words: int = 3
 
-    @field_validator("near_duplicate_threshold")
+    @field_validator(*_FRACTION_HINTS)
     @classmethod
-    def _check_threshold(cls, value: float) -> float:
+    def _check_fraction(cls, value: float, info: ValidationInfo) -> float:
         if not 0 < value <= 1:
-            raise ValueError(
-                f"near_duplicate_threshold is {value}: it is a Jaccard similarity, above 0 and at most 1 (e.g. 0.8)"
-            )
-        return value
-
-    @field_validator("language_min_confidence")
-    @classmethod
-    def _check_confidence(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError(f"language_min_confidence is {value}: use a probability above 0 and at most 1 (e.g. 0.9)")
-        return value
-
-    @field_validator("min_letter_share")
-    @classmethod
-    def _check_letter_share(cls, value: float) -> float:
-        if not 0 < value <= 1:
-            raise ValueError(f"min_letter_share is {value}: use a share above 0 and at most 1 (e.g. 0.5)")
+            raise ValueError(f"{info.field_name} is {value}: {_FRACTION_HINTS[str(info.field_name)]}")
         return value
 
     @field_validator("language_min_chars", "near_duplicate_shingle_words")
