@@ -1,6 +1,7 @@
 """Config validation and loading: every user mistake is a clear error naming the field or placeholder."""
 
 import pytest
+from concept_examples import concept_classification
 from pydantic import ValidationError
 
 from datafast.errors import ConfigError
@@ -76,15 +77,7 @@ def test_raw_config_errors():
 
 
 def test_concept_page_classification_example_validates():
-    config = ClassificationDatasetConfig(
-        classes=[
-            {"name": "positive", "description": "Text expressing positive emotions"},
-            {"name": "negative", "description": "Text expressing negative emotions"},
-        ],
-        num_samples_per_prompt=5,
-        output_file="sentiment_dataset.jsonl",
-        languages={"en": "English", "fr": "French"},
-    )
+    config = concept_classification()
     assert config.dataset_type == "text_classification"
     assert len(config.templates()) == 1
 

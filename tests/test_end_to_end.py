@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+from concept_examples import concept_classification, concept_raw
 from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
@@ -15,45 +16,10 @@ from datafast.llms import (
     OpenAICompatibleProvider,
     OpenAIProvider,
 )
-from datafast.schema.config import ClassificationDatasetConfig, PromptExpansionConfig, RawDatasetConfig
 from datafast.schema.data_rows import TextClassificationRow, TextRow
 from datafast.testing import key_hash
 
 PLANTED_KEY = "sk-planted-SECRET-0123456789abcdef"
-
-
-def concept_classification(path):
-    # The concept page's example, unchanged but for where the file goes.
-    return ClassificationDatasetConfig(
-        classes=[
-            {"name": "positive", "description": "Text expressing positive emotions"},
-            {"name": "negative", "description": "Text expressing negative emotions"},
-        ],
-        num_samples_per_prompt=5,
-        output_file=str(path),
-        languages={"en": "English", "fr": "French"},
-    )
-
-
-def concept_raw(path):
-    return RawDatasetConfig(
-        document_types=["research paper", "blog post"],
-        topics=["AI", "climate change"],
-        num_samples_per_prompt=2,
-        output_file=str(path),
-        languages={"en": "English"},
-        prompts=[
-            "Generate {num_samples} {document_type} in {language_name} "
-            "about {topic} with {{tone}} tone for {{audience}}."
-        ],
-        expansion=PromptExpansionConfig(
-            placeholders={
-                "tone": ["formal", "casual", "technical"],
-                "audience": ["beginners", "experts", "general public"],
-            },
-            combinatorial=True,
-        ),
-    )
 
 
 def read_jsonl(path):

@@ -2,13 +2,14 @@
 
 import itertools
 
+from concept_examples import concept_raw
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.expansion import PromptTemplate, count_combinations, iter_combinations, sample_indices
 from datafast.llms import OpenAICompatibleProvider
-from datafast.schema.config import ClassificationDatasetConfig, PromptExpansionConfig, RawDatasetConfig
+from datafast.schema.config import ClassificationDatasetConfig, PromptExpansionConfig
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True)
 value_lists = st.lists(st.text(min_size=1, max_size=5).filter(str.strip), min_size=1, max_size=4, unique=True)
@@ -101,24 +102,7 @@ def test_request_count_is_exact_and_known_before(classes, langs, tones, audience
 
 
 def test_concept_page_raw_example_counts():
-    config = RawDatasetConfig(
-        document_types=["research paper", "blog post"],
-        topics=["AI", "climate change"],
-        num_samples_per_prompt=2,
-        output_file="output.jsonl",
-        languages={"en": "English"},
-        prompts=[
-            "Generate {num_samples} {document_type} in {language_name} "
-            "about {topic} with {{tone}} tone for {{audience}}."
-        ],
-        expansion=PromptExpansionConfig(
-            placeholders={
-                "tone": ["formal", "casual", "technical"],
-                "audience": ["beginners", "experts", "general public"],
-            },
-            combinatorial=True,
-        ),
-    )
+    config = concept_raw()
     dataset = RawDataset(config)
     assert dataset.num_requests_per_provider() == 2 * 2 * 9
     assert dataset.get_num_expected_rows([provider, OpenAICompatibleProvider("m2", api_base="http://x")]) == 144
