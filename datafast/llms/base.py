@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -13,6 +14,11 @@ from datafast._sync import run_sync
 from datafast.errors import ConfigError, MissingAPIKeyError
 from datafast.llms.failures import CallFailure, classify_litellm_error
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
+
+# LiteLLM builds a request's coroutine on a worker thread and then awaits it. A run cancelled (Ctrl-C) at that
+# moment drops the coroutine unawaited, and Python would print a RuntimeWarning about it: nothing was sent
+# or lost, so say nothing.
+warnings.filterwarnings("ignore", message=r"coroutine '\w+\.a\w*' was never awaited", category=RuntimeWarning)
 
 Messages = list[dict[str, Any]]
 
