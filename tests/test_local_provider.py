@@ -22,7 +22,22 @@ if any(importlib.util.find_spec(name) is None for name in ("xllamacpp", "llm_smo
     )
 
 
-def test_classification_with_the_local_provider(tmp_path):
+def local_provider():
+    return LocalProvider()
+
+
+def openai_compatible_on_the_local_server():
+    return OpenAICompatibleProvider(
+        shared_server().alias,
+        api_base=shared_server().start(),
+        temperature=0.8,
+        max_completion_tokens=600,
+        max_concurrency=4,
+        string_max_length=300,
+    )
+
+
+def classification(output):
     config = ClassificationDatasetConfig(
         classes=[
             {"name": "positive", "description": "the customer loves the product"},
@@ -32,34 +47,39 @@ def test_classification_with_the_local_provider(tmp_path):
         prompts=[
             "Write {num_samples} short customer reviews of a tent. Each review is {label_name}: {label_description}."
         ],
-        output_file=str(tmp_path / "cls.jsonl"),
+        output_file=str(output),
     )
-    llm = LocalProvider()
-    dataset = ClassificationDataset(config).generate(llm, show_progress=False)
-    assert not dataset.failures
-    rows = [TextClassificationRow.model_validate(line) for line in made(tmp_path / "cls.jsonl")]
-    assert 2 <= len(rows) <= 4 and {r.label for r in rows} == {"positive", "negative"}
-    assert all(r.model_id == "SmolLM2-135M-Instruct.Q4_1" and 0 < len(r.text) <= 400 for r in rows)
-    assert dataset.stats.cost_usd == 0.0 and dataset.stats.completion_tokens > 0
+    return ClassificationDataset(config)
 
 
-def test_raw_text_through_openai_compatible_provider_on_the_local_server(tmp_path):
-    base = shared_server().start()
-    llm = OpenAICompatibleProvider(
-        shared_server().alias,
-        api_base=base,
-        temperature=0.8,
-        max_completion_tokens=600,
-        max_concurrency=4,
-        string_max_length=300,
-    )
+def raw_text(output):
     config = RawDatasetConfig(
         document_types=["short blog post"],
         topics=["hiking", "cooking"],
         num_samples_per_prompt=1,
-        output_file=str(tmp_path / "raw.jsonl"),
+        output_file=str(output),
     )
-    dataset = RawDataset(config).generate(llm, show_progress=False)
+    return RawDataset(config)
+
+
+@pytest.mark.parametrize("make_llm", [local_provider, openai_compatible_on_the_local_server])
+def test_classification_with_the_real_model(tmp_path, make_llm):
+    llm = make_llm()
+    dataset = classification(tmp_path / "cls.jsonl").generate(llm, show_progress=False)
+    assert not dataset.failures
+    rows = [TextClassificationRow.model_validate(line) for line in made(tmp_path / "cls.jsonl")]
+    assert 2 <= len(rows) <= 4 and {r.label for r in rows} == {"positive", "negative"}
+    assert all(r.model_id == "SmolLM2-135M-Instruct.Q4_1" and 0 < len(r.text) <= 400 for r in rows)
+    assert dataset.stats.completion_tokens > 0
+    assert len(dataset.data_rows) == len(read_lines(tmp_path / "cls.jsonl"))
+    if isinstance(llm, LocalProvider):
+        assert dataset.stats.cost_usd == 0.0
+
+
+@pytest.mark.parametrize("make_llm", [local_provider, openai_compatible_on_the_local_server])
+def test_raw_text_with_the_real_model(tmp_path, make_llm):
+    dataset = raw_text(tmp_path / "raw.jsonl").generate(make_llm(), show_progress=False)
+    assert not dataset.failures
     rows = [TextRow.model_validate(line) for line in made(tmp_path / "raw.jsonl")]
     assert {r.topic for r in rows} == {"hiking", "cooking"} and all(r.text.strip() for r in rows)
     assert len(rows) == 2 and len(dataset.data_rows) == len(read_lines(tmp_path / "raw.jsonl"))
