@@ -20,20 +20,30 @@ from datafast.errors import DatafastError
 console = Console(stderr=True)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("datafast")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "(not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(prog="datafast", description="Generate synthetic text datasets with LLMs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every retry and failure")
+    parser.add_argument("--version", action="version", version=f"datafast {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="run a config file (YAML or TOML) and write its dataset")
-    generate.add_argument("config")
-    generate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    generate.add_argument("config", help="the config file: examples/ has one per dataset type")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     generate.add_argument("--max-cost", type=float, help="stop cleanly once this run has spent this many USD")
     generate.add_argument(
         "--overwrite", action="store_true", help="delete an earlier output and its run folder first"
     )
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
-    plan.add_argument("config")
+    plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
     add_data_commands(commands)
     args = parser.parse_args(argv)

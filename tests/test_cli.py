@@ -128,3 +128,12 @@ def test_bad_config_is_one_clear_line_not_a_traceback(tmp_path, content, expecte
     assert result.returncode == 2
     assert expected in " ".join(result.stderr.split())
     assert "Traceback" not in result.stderr
+
+
+def test_version(capsys):
+    import datafast
+    from datafast.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"datafast {datafast.__version__}"
