@@ -30,6 +30,11 @@ def classification(**overrides):
         ),
         ({"prompts": ["{num_samples} {label_name} {{tone}}"]}, "expansion.placeholders has no values for 'tone'"),
         (
+            {"prompts": ["{num_samples} {label_name} {{tone}}"], "expansion": {"placeholders": {"tones": ["calm"]}}},
+            "no values for 'tone'; is 'tones' a typo for it?",
+        ),
+        ({"prompts": ["{num_samples} {labelname}"]}, "unknown placeholder {labelname} (did you mean {label_name}?)"),
+        (
             {"expansion": PromptExpansionConfig(placeholders={"tone": ["calm"]})},
             "gives values for 'tone' but no prompt uses {{tone}}",
         ),

@@ -7,6 +7,7 @@ contains `{label_name}` is inserted as is and never expanded again, and `str.for
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,8 +62,11 @@ def check_template(
     if unknown:
         known = ", ".join("{" + name + "}" for name in allowed)
         hint = ""
+        close = difflib.get_close_matches(unknown[0], list(allowed), n=1)
         if unknown[0] in optional_values:
             hint = f" (it has values in expansion.placeholders: write it as {{{{{unknown[0]}}}}})"
+        elif close:
+            hint = f" (did you mean {{{close[0]}}}?)"
         raise ValueError(f"{where} uses unknown placeholder {{{unknown[0]}}}{hint}; allowed: {known}")
     missing = sorted(required - template.mandatory)
     if missing:
@@ -73,7 +77,9 @@ def check_template(
     without_values = sorted(template.optional - optional_values.keys())
     if without_values:
         name = without_values[0]
+        close = difflib.get_close_matches(name, [n for n in optional_values if n not in template.optional], n=1)
+        fix = f"is '{close[0]}' a typo for it?" if close else f"add e.g. placeholders={{'{name}': ['...', '...']}}"
         raise ValueError(
             f"{where} uses optional placeholder {{{{{name}}}}} but expansion.placeholders has no values "
-            f"for '{name}'; add e.g. placeholders={{'{name}': ['...', '...']}}"
+            f"for '{name}'; {fix}"
         )
