@@ -119,6 +119,11 @@ def test_a_provider_built_for_planning_never_sends(llm_server, tmp_path):
             "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: ollama, temperature: 9}]\n",
             "temperature must be between 0.0 and 2.0",
         ),
+        (
+            "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\n"
+            "llms: [{provider: local, model_path: /no/m.gguf}]\n",
+            "llms[0]: model_path: no model file at /no/m.gguf",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_line_not_a_traceback(tmp_path, content, expected):

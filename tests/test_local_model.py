@@ -175,7 +175,7 @@ def test_a_missing_model_file_is_named_in_the_error(tmp_path: Path) -> None:
 def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
     not_a_model = tmp_path / "notes.gguf"
     not_a_model.write_text("hello")
-    with pytest.raises(LocalModelUnavailable, match="Not a GGUF model file"):
+    with pytest.raises(LocalModelUnavailable, match="is not a GGUF model file"):
         LocalModelServer(not_a_model)
 
 

@@ -162,16 +162,16 @@ def _checked_model_file(model_path: str | os.PathLike[str]) -> Path:
     """The absolute path of an existing GGUF file, else LocalModelUnavailable naming the path."""
     path = Path(model_path).expanduser().resolve()
     if not path.exists():
-        raise LocalModelUnavailable(f"Model file not found: {path}")
+        raise LocalModelUnavailable(f"model_path: no model file at {path}")
     if not path.is_file():
-        raise LocalModelUnavailable(f"Model path is not a file: {path}")
+        raise LocalModelUnavailable(f"model_path: {path} is not a file")
     try:
         with path.open("rb") as handle:
             magic = handle.read(4)
     except OSError as exc:
-        raise LocalModelUnavailable(f"Cannot read the model file {path}: {exc}") from exc
+        raise LocalModelUnavailable(f"model_path: cannot read the model file {path}: {exc}") from exc
     if magic != b"GGUF":
-        raise LocalModelUnavailable(f"Not a GGUF model file (llama.cpp needs GGUF): {path}")
+        raise LocalModelUnavailable(f"model_path: {path} is not a GGUF model file (llama.cpp needs GGUF)")
     return path
 
 

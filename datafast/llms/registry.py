@@ -7,6 +7,7 @@ from typing import Any
 
 from datafast.errors import ConfigError, MissingAPIKeyError
 from datafast.llms.base import PLAN_ONLY_KEY, LLMProvider
+from datafast.llms.local_model import LocalModelUnavailable
 from datafast.llms.providers import PROVIDERS
 
 
@@ -38,8 +39,8 @@ def providers_from_specs(
                 if require_keys:
                     raise
                 providers.append(cls(**spec, api_key=PLAN_ONLY_KEY))
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        except (ConfigError, LocalModelUnavailable) as exc:
+            raise type(exc)(f"{where}: {exc}") from None
         except TypeError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return providers
