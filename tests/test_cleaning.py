@@ -51,6 +51,11 @@ def test_each_rule_gives_its_reason():
         ("385.21Kg/727.6Lbs/144Kgs/247.9Lbs/38.1Ml/50Lt", False),
         ("🍁💪, 🌳💪, 👐🎚, 👃🎦,👩👧, 6.5/12.5", False),
         ("PirateSoul S-A-1040, A 10.4kGK, 32g S/S, 25/75T, A2018.43.26.6", False),
+        ("100% Product Refuse 2,100,SUNYBA,AARM-38363986", False),
+        ("#53B5EB89-D30F-4A7C-8E2D-6E1C9E07E2A7_NON_POSITIVE_LANGUAGERS_INSPIRED-LASCAR", False),
+        ("2022-07-18T17:33:23.59.1465844+0000,Soyof,Mantra,Foogladei,Otterstegladei", False),
+        ("The XJ-2000-PRO-ULTRA headlamp lasted the whole trip on one charge.", True),
+        ("我2023年买了X200型号的帐篷，非常好用。", True),
         ("Solve 3x + 5 = 20 for x.", True),
         ("I paid $129.99 on 2024-03-02 and it broke after 3 days!", True),
         ("मुझे यह तंबू बहुत पसंद आया, बारिश में भी सूखा रहा।", True),  # vowel signs count with their letters

@@ -17,13 +17,26 @@ def words(text: str) -> list[str]:
 
 
 def letter_share(text: str) -> float:
-    """The share of `text`'s non-space characters that are letters, in any script, or the marks that belong
-    to them (Devanagari vowel signs, Arabic harakat): 1.0 for prose, near 0 for dates, numbers, codes and
-    emoji. 0.0 for a text with no non-space character."""
-    visible = [c for c in text if not c.isspace()]
-    if not visible:
-        return 0.0
-    return sum(unicodedata.category(c)[0] in "LM" for c in visible) / len(visible)
+    """The share of `text`'s non-space characters that are letters of words, in any script, with the marks
+    that belong to them (Devanagari vowel signs, Arabic harakat): near 1.0 for prose, near 0 for dates,
+    numbers and emoji. Letters inside codes and IDs do not count: an ASCII run of 12 or more characters that
+    mixes letters and digits ("AARM-38363986", a hash, a timestamp). 0.0 for a text of spaces only."""
+    visible = 0
+    letters = 0
+    for token in text.split():
+        visible += len(token)
+        if not _is_code(token):
+            letters += sum(unicodedata.category(c)[0] in "LM" for c in token)
+    return letters / visible if visible else 0.0
+
+
+def _is_code(token: str) -> bool:
+    return (
+        len(token) >= 12
+        and token.isascii()
+        and any(c.isdigit() for c in token)
+        and any(c.isalpha() for c in token)
+    )
 
 
 def normalized(text: str) -> str:

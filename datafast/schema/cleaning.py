@@ -18,8 +18,9 @@ class CleaningConfig(BaseModel):
 
     - `drop_empty`: text with no letter or digit (blank, or punctuation only).
     - `drop_truncated`: the answer was cut off at the token limit (finish reason `length`).
-    - `drop_non_text`: letters (in any script, with their marks) are under `min_letter_share` of the
-      non-space characters: dates, numbers, product codes, emoji strings ("2021-09-23 13:17", "185.25%").
+    - `drop_non_text`: letters of words (in any script, with their marks; not those inside codes and IDs)
+      are under `min_letter_share` of the non-space characters: dates, numbers, product codes, hashes,
+      emoji strings ("2021-09-23 13:17", "185.25%", "SKU AARM-38363986").
       Unset, it is on for every dataset type but the generic pipeline, whose outputs may be numbers or code.
     - `min_words`: fewer words than this (0, off, by default; e.g. 4 drops "Sold out" from a set of
       reviews).
