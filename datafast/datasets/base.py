@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
 
@@ -26,8 +26,6 @@ from datafast.outputs import write_jsonl
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
