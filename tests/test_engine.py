@@ -52,8 +52,10 @@ def test_429_storm_with_retry_after_slows_the_run_and_loses_nothing(llm_server, 
 
 
 def test_random_500s_and_timeouts_complete_every_item(llm_server, tmp_path):
-    llm_server.set_behavior(rate_500=0.1, rate_timeout=0.1, hang_s=2.0, timeout_then="close", seed=11)
-    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, timeout=0.5, max_concurrency=12)
+    llm_server.set_behavior(rate_500=0.1, rate_timeout=0.1, hang_s=3.0, timeout_then="close", seed=11)
+    # The server shares this process: with a shorter client timeout, a request could time out on a loaded CI
+    # machine before the server even logged it, and the retry count below would not match the log.
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, timeout=1.5, max_concurrency=12)
     dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=FAST_RETRY)
     assert not dataset.failures
     assert len(lines(tmp_path / "out.jsonl")) == 72
