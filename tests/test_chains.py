@@ -28,6 +28,7 @@ class SummarisedDataset(RawDataset):
 
     record_class: ClassVar[type[SummarisedRow]] = SummarisedRow
     rejected: ClassVar[set[str]] = set()
+    rejected_once: ClassVar[set[str]] = set()
 
     def num_requests(self) -> int:
         return self.num_requests_per_provider() * (1 + self.config.num_samples_per_prompt)
@@ -42,6 +43,9 @@ class SummarisedDataset(RawDataset):
             return Outcome(then=then)
         if ask.state in self.rejected:
             raise ValueError("this summary is not wanted")
+        if ask.state in self.rejected_once:
+            self.rejected_once.discard(ask.state)
+            raise ValueError("not this time")
         return Outcome(records=[{"text": ask.state, "summary": answer.summary, **ask.origin.fields}])
 
 
@@ -112,9 +116,32 @@ def test_an_answer_the_dataset_rejects_is_failed_then_asked_again(llm_server, tm
         rejected_run = SummarisedDataset(config(path2, n_topics=2)).generate(provider(llm_server), show_progress=False)
         assert len(rejected_run.failures) == 1 and "not wanted" in rejected_run.failures[0].reason
         assert len(rows(path2)) == 3
+        # Asked again at once, twice (RetryPolicy.max_rejections), before it is given up until a rerun.
+        asked = [r.prompt_text for r in llm_server.requests()]
+        assert asked.count(f"Summarise: {wanted[0]['text']}") == 3 and len(asked) == 2 + 4 + 2
+        assert rejected_run.stats.retries == 2 and rejected_run.stats.succeeded == 2 + 3
     finally:
         SummarisedDataset.rejected = set()
     llm_server.reset()
     SummarisedDataset(config(path2, n_topics=2)).generate(provider(llm_server), show_progress=False)
     assert [r.prompt_text for r in llm_server.requests()] == [f"Summarise: {wanted[0]['text']}"]
     assert len(rows(path2)) == 4
+
+
+def test_an_answer_rejected_once_is_asked_again_in_the_same_run(llm_server, tmp_path):
+    llm_server.set_behavior(default_array_items=2)
+    path = tmp_path / "out.jsonl"
+    first = SummarisedDataset(config(tmp_path / "first.jsonl", n_topics=2)).generate(
+        provider(llm_server), show_progress=False
+    )
+    text = first.data_rows[0].text
+    llm_server.reset()
+    SummarisedDataset.rejected_once = {text}
+    try:
+        dataset = SummarisedDataset(config(path, n_topics=2)).generate(provider(llm_server), show_progress=False)
+    finally:
+        SummarisedDataset.rejected_once = set()
+    assert not dataset.failures and len(rows(path)) == 4
+    asked = [r.prompt_text for r in llm_server.requests()]
+    assert asked.count(f"Summarise: {text}") == 2 and len(asked) == 2 + 4 + 1
+    assert dataset.stats.retries == 1 and dataset.stats.succeeded == 6

@@ -16,7 +16,7 @@ def test_a_log_gets_plain_lines_with_counts_rate_and_eta():
     progress.advance(failed=True)
     progress.stop()
     lines = out.getvalue().splitlines()
-    assert len(lines) == 4  # one per advance or retry, and one at the end, never cut to the width
+    assert len(lines) == 3  # one per advance or retry (the end adds nothing new), never cut to the width
     assert lines[0].startswith("RawDataset: 5/10 requests, ") and " req/s, eta " in lines[0]
     assert lines[0].endswith("1,200 tok $0.0100")
     assert lines[-1].startswith("RawDataset: 6/10 requests") and lines[-1].endswith("retries 1 failed 1")
@@ -50,3 +50,13 @@ def test_disabled_shows_nothing():
     progress.advance()
     progress.stop()
     assert out.getvalue() == ""
+
+
+def test_the_closing_line_is_not_a_repeat_of_the_last_one():
+    out = io.StringIO()
+    progress = RunProgress(True, "X", console=Console(file=out), every=0)
+    progress.start(total=2, already_done=0)
+    progress.advance(tokens=5)
+    progress.advance(tokens=5)
+    progress.stop()
+    assert [line.split(",")[0] for line in out.getvalue().splitlines()] == ["X: 1/2 requests", "X: 2/2 requests"]

@@ -39,6 +39,7 @@ class RunProgress:
         self._sent_done = 0  # requests answered in this run, not found done by an earlier one
         self._started = 0.0
         self._last_line = 0.0
+        self._printed: tuple[int, int, int, int] | None = None
 
     def start(self, total: int, already_done: int) -> None:
         if not self.enabled:
@@ -97,6 +98,7 @@ class RunProgress:
         assert self._lines is not None
         now = time.monotonic()
         self._last_line = now
+        self._printed = self._state()
         rate = self._sent_done / (now - self._started) if now > self._started else 0.0
         eta = f", eta {_duration((self.total - self.done) / rate)}" if rate and self.done < self.total else ""
         line = f"{escape(self.description)}: {self.done:,}/{self.total:,} requests, {rate:.1f} req/s{eta}, "
@@ -107,8 +109,12 @@ class RunProgress:
             self._bar.stop()
             self._bar = None
         if self._lines is not None:
-            self._print_line()
+            if self._state() != self._printed:  # the last periodic line may already say it all
+                self._print_line()
             self._lines = None
+
+    def _state(self) -> tuple[int, int, int, int]:
+        return (self.done, self.tokens, self.retries, self.failures)
 
 
 def _duration(seconds: float) -> str:

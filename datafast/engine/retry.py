@@ -11,9 +11,12 @@ from datafast.llms.failures import CallFailure
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential back-off with full jitter for transient failures and rate limits; a server's
-    `Retry-After` is honoured when given. After `max_attempts` the item is given up and its reason kept."""
+    `Retry-After` is honoured when given. After `max_attempts` the item is given up and its reason kept.
+    An answer the dataset type rejects (valid JSON it cannot use, e.g. a wrong answer that repeats the
+    right one) is asked again at once, up to `max_rejections` times, then given up until a rerun."""
 
     max_attempts: int = 6
+    max_rejections: int = 2
     base_delay: float = 1.0
     max_delay: float = 60.0
 

@@ -240,6 +240,7 @@ async def run_work(
             return []
         first_try = time.time()
         request = json.dumps(item.messages, ensure_ascii=False)
+        rejections = 0
         while True:
             item.attempts += 1
             try:
@@ -249,40 +250,48 @@ async def run_work(
                     lane.stats.rate_limited += 1
                 if policy.should_retry(failure, item.attempts) and not lane.aborted and not stats.stopped:
                     delay = policy.delay(failure, item.attempts, rng)
-                    for counts in (stats, lane.stats):
-                        counts.retries += 1
+                    count_retry(lane)
                     observer.on_retry(item, failure, delay)
                     await asyncio.sleep(delay)
                     continue
                 await give_up(lane, item, failure, request, first_try)
                 return []
-            break
-        await store.save_done(
-            item.key,
-            step=item.step,
-            provider=lane.provider.name,
-            attempts=item.attempts,
-            request=request,
-            response=completion.text,
-            finish_reason=completion.finish_reason,
-            repaired=completion.repaired,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=completion.cost_usd,
-            started=first_try,
-        )
-        for counts in (stats, lane.stats):
-            counts.count_success(completion)
-        if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
-            stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"
-        try:
-            return observer.on_success(item, completion, resumed=False)
-        except CallFailure as rejected:
-            # Paid for and counted, but unusable: marked failed so that a rerun asks again.
+            await store.save_done(
+                item.key,
+                step=item.step,
+                provider=lane.provider.name,
+                attempts=item.attempts,
+                request=request,
+                response=completion.text,
+                finish_reason=completion.finish_reason,
+                repaired=completion.repaired,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd,
+                started=first_try,
+            )
             for counts in (stats, lane.stats):
-                counts.succeeded -= 1
-            await give_up(lane, item, rejected, request, first_try)
-            return []
+                counts.count_success(completion)
+            if max_cost is not None and stats.cost_usd >= max_cost and not stats.stopped:
+                stats.stopped = f"max_cost reached: ${stats.cost_usd:.4f} spent, limit ${max_cost:.4f}"
+            try:
+                return observer.on_success(item, completion, resumed=False)
+            except CallFailure as rejected:
+                # Paid for and counted, but the dataset type cannot use it: not a success after all.
+                for counts in (stats, lane.stats):
+                    counts.succeeded -= 1
+                rejections += 1
+                if rejections <= policy.max_rejections and not lane.aborted and not stats.stopped:
+                    count_retry(lane)
+                    observer.on_retry(item, rejected, 0.0)
+                    continue  # a sampled model answers differently when asked again
+                # Marked failed, so that a rerun asks again.
+                await give_up(lane, item, rejected, request, first_try)
+                return []
+
+    def count_retry(lane: _Lane) -> None:
+        for counts in (stats, lane.stats):
+            counts.retries += 1
 
     async def run_chain(item: WorkItem) -> None:
         follow = await process(item)
