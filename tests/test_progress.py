@@ -11,14 +11,15 @@ def test_a_log_gets_plain_lines_with_counts_rate_and_eta():
     out = io.StringIO()
     progress = RunProgress(True, "RawDataset", console=Console(file=out, width=60), every=0)
     progress.start(total=10, already_done=4)
-    progress.advance(tokens=1200, cost=0.01)
+    progress.advance(tokens=1000, cost=0.008)
+    progress.spent(tokens=200, cost=0.002)  # a rejected answer
     progress.retry()
     progress.advance(failed=True)
     progress.stop()
     lines = out.getvalue().splitlines()
-    assert len(lines) == 3  # one per advance or retry (the end adds nothing new), never cut to the width
+    assert len(lines) == 4  # one per change (the end adds nothing new), never cut to the width
     assert lines[0].startswith("RawDataset: 5/10 requests, ") and " req/s, eta " in lines[0]
-    assert lines[0].endswith("1,200 tok $0.0100")
+    assert lines[0].endswith("1,000 tok $0.0080") and lines[1].endswith("1,200 tok $0.0100")
     assert lines[-1].startswith("RawDataset: 6/10 requests") and lines[-1].endswith("retries 1 failed 1")
 
 

@@ -74,6 +74,12 @@ class RunProgress:
         self.failures += int(failed)
         self._refresh(advance=1)
 
+    def spent(self, tokens: int, cost: float) -> None:
+        """An answer was paid for but not used (the dataset type rejected it)."""
+        self.tokens += tokens
+        self.cost += cost
+        self._refresh(advance=0)
+
     def retry(self) -> None:
         self.retries += 1
         self._refresh(advance=0)

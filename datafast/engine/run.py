@@ -230,10 +230,11 @@ class _Observer:
             outcome = run.dataset.on_answer(link.ask, completion.parsed, item.provider.model_id)
             records = build_records(run.dataset, item, outcome.records)
             follow = [work_item(ask, link.binding, follow_up=True) for ask in outcome.then]
-        except ValidationError as exc:
-            raise CallFailure("invalid_response", f"records did not validate: {exc}") from None
-        except ValueError as exc:
-            raise CallFailure("invalid_response", f"answer rejected: {exc}") from None
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            if not resumed:  # unusable, but paid for
+                run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+            reason = "records did not validate" if isinstance(exc, ValidationError) else "answer rejected"
+            raise CallFailure("invalid_response", f"{reason}: {exc}") from None
         if records and item.key not in run.sink.written_requests:
             run.sink.write(records, truncated=completion.finish_reason == "length")
         if resumed:
