@@ -28,7 +28,7 @@ def test_normalisation_ignores_case_whitespace_and_unicode_punctuation():
 
 
 def test_each_rule_gives_its_reason():
-    cleaner = RecordCleaner(CleaningConfig(drop_non_text=True, min_words=3))
+    cleaner = RecordCleaner(CleaningConfig(min_words=3))
     assert cleaner.check("  ... !! ") == "empty"
     assert cleaner.check(ENGLISH, truncated=True) == "truncated"
     assert cleaner.check("2021-09-23 13:17:54.1549") == "not_text"
@@ -65,7 +65,7 @@ def test_each_rule_gives_its_reason():
     ],
 )
 def test_not_text_drops_numbers_codes_and_emoji_but_not_prose_in_any_script(text, kept):
-    cleaner = RecordCleaner(CleaningConfig(drop_non_text=True))
+    cleaner = RecordCleaner(CleaningConfig())  # on unless switched off
     assert (cleaner.check(text) is None) is kept
 
 
@@ -100,6 +100,7 @@ def test_every_rule_can_be_switched_off():
     config = CleaningConfig(
         drop_empty=False,
         drop_truncated=False,
+        drop_non_text=False,
         label_restatement=False,
         wrong_language=False,
         exact_duplicates=False,

@@ -62,7 +62,7 @@ def test_cleaning_can_be_switched_off(llm_server, tmp_path):
     llm_server.set_behavior(default_array_items=3)
     path = tmp_path / "out.jsonl"
     off = dict(exact_duplicates=False, near_duplicates=False, drop_empty=False, drop_truncated=False)
-    off |= dict(wrong_language=False, label_restatement=False)
+    off |= dict(wrong_language=False, label_restatement=False, drop_non_text=False)
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
     ClassificationDataset(config(path, **off)).generate(llm, show_progress=False)
     assert len(lines(path)) == 12 and lines(dropped_path(path)) == []

@@ -66,7 +66,7 @@ class RecordCleaner:
             return EMPTY
         if config.drop_truncated and truncated:
             return TRUNCATED
-        if config.drop_non_text and letter_share(text) < config.min_letter_share:
+        if config.drop_non_text is not False and letter_share(text) < config.min_letter_share:
             return NOT_TEXT
         extra_words = config.label_restatement_max_extra_words
         if config.label_restatement and label and restates_label(tokens, label, extra_words):

@@ -21,7 +21,7 @@ class CleaningConfig(BaseModel):
     - `drop_non_text`: letters of words (in any script, with their marks; not those inside codes and IDs)
       are under `min_letter_share` of the non-space characters: dates, numbers, product codes, hashes,
       emoji strings ("2021-09-23 13:17", "185.25%", "SKU AARM-38363986").
-      Unset, it is on for every dataset type but the generic pipeline, whose outputs may be numbers or code.
+      Unset, it is on, except for the generic pipeline, whose outputs may be numbers or code.
     - `min_words`: fewer words than this (0, off, by default; e.g. 4 drops "Sold out" from a set of
       reviews).
     - `label_restatement` (classification): the text contains the label name as a run of consecutive words
