@@ -59,14 +59,19 @@ def requests_by_role(dataset: DatasetBase) -> dict[str, int]:
     return {role: dataset.num_requests() for role in dataset.roles}
 
 
-def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
-    """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
-    provider mapping for a multi-role type). Nothing is sent."""
+def _litellm() -> Any:
+    """LiteLLM, for its price map: imported only when a hosted model is priced (the import takes seconds)."""
     from datafast._env import apply_offline_defaults
 
     apply_offline_defaults()
     import litellm
 
+    return litellm
+
+
+def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
+    """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
+    provider mapping for a multi-role type). Nothing is sent."""
     bindings = dataset.bindings(llms)
     by_role = requests_by_role(dataset)
     per_binding = dataset.num_requests()
@@ -103,7 +108,7 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
             plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, 0.0, shown_roles))
             continue
         try:
-            prompt_cost, completion_cost = litellm.cost_per_token(
+            prompt_cost, completion_cost = _litellm().cost_per_token(
                 model=f"{llm.litellm_prefix}/{llm.model_id}",
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,

@@ -156,3 +156,19 @@ def test_plan_of_the_quickstart_shows_tokens_and_that_it_is_free():
     line = next(line for line in result.stdout.splitlines() if "local/SmolLM2-135M-Instruct" in line)
     prompt_tokens = int(line.split("~")[1].split(" prompt")[0].replace(",", ""))
     assert "12 requests" in line and prompt_tokens > 100 and line.endswith("free")
+
+
+def test_planning_a_local_run_does_not_import_litellm():
+    """Nothing is priced for the local model, so the plan skips LiteLLM's import (seconds on 2 cores)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    quickstart = Path(__file__).parent.parent / "examples" / "quickstart.yaml"
+    code = (
+        "import sys; from datafast.cli import main; code = main(['plan', sys.argv[1]]); "
+        "print('litellm imported:', 'litellm' in sys.modules); sys.exit(code)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(quickstart)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "litellm imported: False" in result.stdout
