@@ -66,3 +66,61 @@ def test_cleaning_can_be_switched_off(llm_server, tmp_path):
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
     ClassificationDataset(config(path, **off)).generate(llm, show_progress=False)
     assert len(lines(path)) == 12 and lines(dropped_path(path)) == []
+
+
+def english_config(path, **cleaning):
+    return config(path, **cleaning).model_copy(update={"languages": {"en": "English"}})
+
+
+def asked(server, label):
+    return [r for r in server.requests() if f"class {label}." in r.prompt_text]
+
+
+def test_an_answer_with_no_usable_record_is_asked_again_in_the_same_run(llm_server, tmp_path):
+    # The server answers "praise" with dates and product codes twice, then with prose.
+    llm_server.set_behavior(default_array_items=3, script=["junk", "junk"], script_match="class praise.")
+    path = tmp_path / "out.jsonl"
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
+    dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
+    assert [r.outcome for r in asked(llm_server, "praise")] == ["junk", "junk", "ok"]
+    assert len(asked(llm_server, "complaint")) == 1
+    assert not dataset.failures and dataset.stats.retries == 2 and dataset.stats.succeeded == 2
+    kept = lines(path)
+    assert len(kept) == 6 and sum(r["label"] == "praise" for r in kept) == 3
+    assert lines(dropped_path(path)) == []  # the junk answers were replaced, not kept
+
+
+def test_an_answer_still_unusable_after_the_last_ask_is_taken_and_its_records_dropped(llm_server, tmp_path):
+    llm_server.set_behavior(default_array_items=3, script=["junk"] * 3, script_match="class praise.")
+    path = tmp_path / "out.jsonl"
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
+    dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
+    assert [r.outcome for r in asked(llm_server, "praise")] == ["junk"] * 3
+    assert not dataset.failures and dataset.stats.retries == 2
+    dropped = lines(dropped_path(path))
+    assert len(dropped) == 3 and {d["reason"] for d in dropped} == {"not_text"}
+    assert {d["record"]["label"] for d in dropped} == {"praise"} and len(lines(path)) == 3
+    # Taken, not failed: a rerun asks nothing again.
+    llm_server.reset()
+    ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
+    assert llm_server.requests() == []
+
+
+def test_unusable_answers_are_not_asked_again_when_rejections_are_off_or_sampling_would_not_help(
+    llm_server, tmp_path
+):
+    from datafast.engine import RetryPolicy
+
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
+    llm_server.set_behavior(default_array_items=3, script=["junk"], script_match="class praise.")
+    path = tmp_path / "off.jsonl"
+    ClassificationDataset(english_config(path)).generate(llm, show_progress=False, retry=RetryPolicy(max_rejections=0))
+    assert len(asked(llm_server, "praise")) == 1 and len(lines(dropped_path(path))) == 3
+
+    # English text where French is asked for: a model that ignores the language tends to do so again.
+    llm_server.reset()
+    path = tmp_path / "language.jsonl"
+    dataset = ClassificationDataset(config(path)).generate(llm, show_progress=False)
+    assert len(llm_server.requests()) == 4 and dataset.stats.retries == 0
+    assert {d["reason"] for d in lines(dropped_path(path))} == {"wrong_language"}
+

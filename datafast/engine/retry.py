@@ -13,7 +13,9 @@ class RetryPolicy:
     """Exponential back-off with full jitter for transient failures and rate limits; a server's
     `Retry-After` is honoured when given. After `max_attempts` the item is given up and its reason kept.
     An answer the dataset type rejects (valid JSON it cannot use, e.g. a wrong answer that repeats the
-    right one) is asked again at once, up to `max_rejections` times, then given up until a rerun."""
+    right one) is asked again at once, up to `max_rejections` times, then given up until a rerun. So is an
+    answer whose records cleaning would all drop for a sampling accident (see
+    `datafast.quality.cleaner.RESAMPLE_REASONS`), except that the last one is taken, its records dropped."""
 
     max_attempts: int = 6
     max_rejections: int = 2

@@ -29,6 +29,7 @@ from datafast.errors import ConfigError, ProviderError
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 from datafast.outputs import JsonlFile
+from datafast.quality.cleaner import RESAMPLE_REASONS
 
 if TYPE_CHECKING:
     from datafast.datasets.base import Ask, DatasetBase
@@ -111,7 +112,7 @@ class DatasetRun:
         self.dataset = dataset
         self.bindings = bindings
         self.providers = list({id(p): p for b in bindings for p in b.values()}.values())
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.max_cost = max_cost
         self.overwrite = overwrite
         self.sink = RecordSink(
@@ -236,7 +237,15 @@ class _Observer:
             reason = "records did not validate" if isinstance(exc, ValidationError) else "answer rejected"
             raise CallFailure("invalid_response", f"{reason}: {exc}") from None
         if records and item.key not in run.sink.written_requests:
-            run.sink.write(records, truncated=completion.finish_reason == "length")
+            truncated = completion.finish_reason == "length"
+            flaws = run.sink.flaws(records, truncated=truncated)
+            asks_left = not resumed and item.rejections < run.retry.max_rejections
+            if asks_left and all(flaw in RESAMPLE_REASONS for flaw in flaws):
+                # Nothing in it is usable (a small model's date, product code or two words): a sampled model
+                # answers differently when asked again. The last answer is taken, and its records dropped.
+                run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+                raise CallFailure("invalid_response", f"no usable record ({', '.join(sorted(map(str, set(flaws))))})")
+            run.sink.write(records, truncated=truncated, flaws=flaws)
         if resumed:
             run.resumed_requests += 1
             run.progress.advance(resumed=True)

@@ -36,7 +36,8 @@ class RunObserver(Protocol):
 
     `on_success` is called once the answer is in the store (or, `resumed`, found there from an earlier run);
     it returns the items that follow in the chain, or raises CallFailure to reject an answer that cannot be
-    used (the item is then marked failed, so a rerun asks again)."""
+    used: it is asked again at once up to `RetryPolicy.max_rejections` times (`item.rejections` counts
+    them), then marked failed, so that a rerun asks again."""
 
     def on_success(self, item: WorkItem, completion: Completion, resumed: bool) -> list[WorkItem]: ...
 
@@ -240,7 +241,6 @@ async def run_work(
             return []
         first_try = time.time()
         request = json.dumps(item.messages, ensure_ascii=False)
-        rejections = 0
         while True:
             item.attempts += 1
             try:
@@ -280,8 +280,8 @@ async def run_work(
                 # Paid for and counted, but the dataset type cannot use it: not a success after all.
                 for counts in (stats, lane.stats):
                     counts.succeeded -= 1
-                rejections += 1
-                if rejections <= policy.max_rejections and not lane.aborted and not stats.stopped:
+                item.rejections += 1
+                if item.rejections <= policy.max_rejections and not lane.aborted and not stats.stopped:
                     count_retry(lane)
                     observer.on_retry(item, rejected, 0.0)
                     continue  # a sampled model answers differently when asked again

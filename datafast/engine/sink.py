@@ -74,18 +74,34 @@ class RecordSink:
         self.output.close()
         self.dropped.close()
 
+    def _text(self, record: DatasetRow) -> str:
+        return record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
+
     def _check(self, record: DatasetRow, truncated: bool = False) -> str | None:
-        text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
         return self.cleaner.check(
-            text, language=record.language, label=getattr(record, "label", None), truncated=truncated
+            self._text(record), language=record.language, label=getattr(record, "label", None), truncated=truncated
         )
 
-    def write(self, records: Sequence[DatasetRow], *, truncated: bool) -> None:
-        """Check each record and write it where it belongs. The run store holds the answer durably, so
-        the output needs no fsync, and a flush every quarter second is enough to watch it grow."""
+    def flaws(self, records: Sequence[DatasetRow], *, truncated: bool) -> list[str | None]:
+        """For each record, the rule it breaks on its own (duplicates aside), or None; nothing is written."""
+        return [
+            self.cleaner.flaw(
+                self._text(r), language=r.language, label=getattr(r, "label", None), truncated=truncated
+            )
+            for r in records
+        ]
+
+    def write(
+        self, records: Sequence[DatasetRow], *, truncated: bool, flaws: Sequence[str | None] | None = None
+    ) -> None:
+        """Check each record and write it where it belongs (`flaws`, when given, are those of `flaws()`).
+        The run store holds the answer durably, so the output needs no fsync, and a flush every quarter
+        second is enough to watch it grow."""
+        if flaws is None:
+            flaws = self.flaws(records, truncated=truncated)
         kept = []
-        for record in records:
-            reason = self._check(record, truncated)
+        for record, flaw in zip(records, flaws, strict=True):
+            reason = flaw or self.cleaner.duplicate(self._text(record))
             if reason is None:
                 kept.append(record)
             elif record.uuid not in self._dropped_uuids:

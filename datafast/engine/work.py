@@ -47,7 +47,8 @@ def record_uuid(key: str, index: int) -> str:
 
 @dataclass
 class WorkItem:
-    """One request for the engine: what to send, to whom, at which step, and the caller's context."""
+    """One request for the engine: what to send, to whom, at which step, and the caller's context.
+    `attempts` counts the requests sent for it, `rejections` the answers its observer turned down."""
 
     key: str
     provider: LLMProvider
@@ -56,3 +57,4 @@ class WorkItem:
     step: str = "generate"
     context: Any = None
     attempts: int = field(default=0)
+    rejections: int = field(default=0)

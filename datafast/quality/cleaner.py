@@ -34,6 +34,9 @@ DROP_REASONS: Final = (
     EXACT_DUPLICATE,
     NEAR_DUPLICATE,
 )
+# Flaws of a sampling accident, which asking the model again usually fixes. A cut-off text would be cut
+# off again, and a model that ignores the language it is asked for tends to do so every time.
+RESAMPLE_REASONS: Final = frozenset({EMPTY, NOT_TEXT, RESTATES_LABEL, TOO_SHORT})
 
 
 class RecordCleaner:
@@ -60,6 +63,13 @@ class RecordCleaner:
     ) -> str | None:
         """None = keep (and remember it for later duplicate checks); else the reason it is dropped:
         one of `DROP_REASONS`."""
+        return self.flaw(text, language=language, label=label, truncated=truncated) or self.duplicate(text)
+
+    def flaw(
+        self, text: str, *, language: str | None = None, label: str | None = None, truncated: bool = False
+    ) -> str | None:
+        """The first rule the text breaks on its own (every rule but the duplicate ones), or None. Remembers
+        nothing: a run uses it to see whether an answer holds anything usable before taking it."""
         config = self.config
         tokens = words(text)
         if config.drop_empty and not tokens:
@@ -75,10 +85,16 @@ class RecordCleaner:
             return TOO_SHORT
         if config.wrong_language and language and self._wrong_language(text, language):
             return WRONG_LANGUAGE
+        return None
+
+    def duplicate(self, text: str) -> str | None:
+        """`exact_duplicate` or `near_duplicate` when the text repeats a kept one; else None, and the text
+        is remembered as kept."""
+        config = self.config
         key = duplicate_key(text) if config.exact_duplicates else None
         if key is not None and key in self._seen:
             return EXACT_DUPLICATE
-        minhash = self._near.signature_of_words(tokens) if config.near_duplicates else None
+        minhash = self._near.signature_of_words(words(text)) if config.near_duplicates else None
         if minhash is not None and self._near.find(minhash) is not None:
             return NEAR_DUPLICATE
         if key is not None:
