@@ -94,14 +94,16 @@ def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool
     dataset.generate(*args, **roles, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
     stats = dataset.stats
     assert stats is not None
-    print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
-    cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
-    print(
-        f"{stats.succeeded} requests done, {stats.failed} failed, {stats.retries} retries, "
-        f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
-    )
     folder = run_folder(dataset.config.output_file)
     summary = json.loads((folder / "summary.json").read_text())
+    print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
+    cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
+    resumed = summary["requests_resumed"]
+    resumed_part = f"{resumed} resumed from an earlier run, " if resumed else ""
+    print(
+        f"{stats.succeeded} requests done, {resumed_part}{stats.failed} failed, {stats.retries} retries, "
+        f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
+    )
     if summary["records_dropped"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())
         print(f"dropped by cleaning ({reasons}): see {summary['dropped_file']}")

@@ -47,6 +47,7 @@ def test_generate_writes_the_dataset(llm_server, config_file, tmp_path):
     assert len(llm_server.requests()) == 4
     again = run_cli("generate", str(config_file))
     assert again.returncode == 0 and len(llm_server.requests()) == 4
+    assert "0 requests done, 4 resumed from an earlier run, 0 failed" in again.stdout
 
 
 def test_plan_shows_counts_prompts_and_cost(llm_server, config_file):

@@ -32,6 +32,7 @@ class RunProgress:
         self.cost = 0.0
         self.retries = 0
         self.failures = 0
+        self.resumed = 0
         self._console = console
         self._bar: Progress | None = None
         self._task: TaskID | None = None
@@ -69,6 +70,7 @@ class RunProgress:
         """One request finished (or was found finished by an earlier run: `resumed`)."""
         self.done += 1
         self._sent_done += int(not resumed)
+        self.resumed += int(resumed)
         self.tokens += tokens
         self.cost += cost
         self.failures += int(failed)
@@ -85,7 +87,10 @@ class RunProgress:
         self._refresh(advance=0)
 
     def _extra(self) -> str:
-        extra = f"{self.tokens:,} tok ${self.cost:.4f}"
+        # No cost before anything has one: the built-in model and self-hosted ones are free, or not priced.
+        extra = f"{self.tokens:,} tok" + (f" ${self.cost:.4f}" if self.cost else "")
+        if self.resumed:
+            extra += f" resumed {self.resumed:,}"
         if self.retries:
             extra += f" retries {self.retries}"
         if self.failures:
@@ -106,8 +111,9 @@ class RunProgress:
         self._last_line = now
         self._printed = self._state()
         rate = self._sent_done / (now - self._started) if now > self._started else 0.0
+        speed = f", {rate:.1f} req/s" if self._sent_done else ""
         eta = f", eta {_duration((self.total - self.done) / rate)}" if rate and self.done < self.total else ""
-        line = f"{escape(self.description)}: {self.done:,}/{self.total:,} requests, {rate:.1f} req/s{eta}, "
+        line = f"{escape(self.description)}: {self.done:,}/{self.total:,} requests{speed}{eta}, "
         self._lines.print(line + self._extra(), highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
