@@ -93,3 +93,43 @@ def test_ctrl_c_inside_a_running_event_loop_stops_the_run_and_a_rerun_resumes(op
     second_run = openai_env.requests()[seen_before:]
     assert not {r.prompt_text for r in second_run} & done_before  # nothing finished was asked again
     assert len(second_run) == 80 - len(done_before)
+
+
+SYNC_CALLS_ONE_AFTER_ANOTHER = """
+import sys
+caught = []
+sys.unraisablehook = lambda u: caught.append(repr(u.exc_value))
+from datafast.datasets import ClassificationDataset
+from datafast.llms import OpenAICompatibleProvider
+from datafast.schema.config import ClassificationDatasetConfig
+base, folder = sys.argv[1], sys.argv[2]
+llm = OpenAICompatibleProvider("m", api_base=base)
+for i in range(2):
+    config = ClassificationDatasetConfig(
+        classes=[{"name": "a", "description": "x"}, {"name": "b", "description": "y"}],
+        num_samples_per_prompt=2, output_file=f"{folder}/out{i}.jsonl",
+    )
+    ClassificationDataset(config).generate(llm, show_progress=False)
+    llm.generate("Say hi.")
+import gc
+gc.collect()
+print("unraisable:", caught)
+"""
+
+
+def test_sync_calls_one_after_another_leave_no_litellm_task_behind(llm_server, tmp_path):
+    """Each synchronous call runs on its own event loop; LiteLLM's logging worker must not be left on a
+    closed one (LiteLLM would warn "event loop changed" on the next call)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SYNC_CALLS_ONE_AFTER_ANOTHER, llm_server.openai_base, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unraisable: []" in result.stdout
+    assert "LoggingWorker" not in result.stderr and "event loop" not in result.stderr
+    assert len(llm_server.requests()) == 2 * (2 + 1)

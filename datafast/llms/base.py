@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import sys
 import warnings
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
@@ -21,6 +25,32 @@ from datafast.llms.structured import parse_structured, repair_messages, response
 warnings.filterwarnings("ignore", message=r"coroutine '\w+\.a\w*' was never awaited", category=RuntimeWarning)
 
 Messages = list[dict[str, Any]]
+T = TypeVar("T")
+
+
+def run_llm_work(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`run_sync` for a coroutine that calls LiteLLM: its event loop is closed at the end, so LiteLLM's
+    background logging worker is first let finish there. Left on the closed loop, it makes LiteLLM warn
+    "event loop changed" at the next call, and Python report its abandoned task."""
+
+    async def settled() -> T:
+        try:
+            return await coroutine
+        finally:
+            await _settle_litellm_logging()
+
+    return run_sync(settled())
+
+
+async def _settle_litellm_logging(timeout: float = 2.0) -> None:
+    module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
+    worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
+    if worker is None:  # LiteLLM was never imported, or keeps no such worker any more
+        return
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(worker.flush(), timeout)
+    with contextlib.suppress(Exception):
+        await worker.stop(discard_pending=True, timeout=timeout)
 
 
 @dataclass
@@ -250,7 +280,7 @@ class LLMProvider:
         if (prompt is None) == (messages is None):
             raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
         msgs = messages if messages is not None else [{"role": "user", "content": prompt}]
-        completion = run_sync(self.acomplete(msgs, response_format))
+        completion = run_llm_work(self.acomplete(msgs, response_format))
         return completion.parsed if response_format is not None else completion.text
 
 
