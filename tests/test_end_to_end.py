@@ -160,6 +160,18 @@ def test_changed_config_with_the_same_output_is_refused_then_overwritten(openai_
     assert len(read_jsonl(path)) == len(dataset.data_rows) == 8
 
 
+def test_an_output_file_that_cannot_be_written_is_a_clear_error_before_any_request(openai_env, tmp_path):
+    (tmp_path / "a_folder.jsonl").mkdir()
+    (tmp_path / "a_file").write_text("")
+    cases = [("a_folder.jsonl", "is a folder; name a file in it"), ("a_file/out.jsonl", "cannot be made")]
+    for output, message in cases:
+        with pytest.raises(ConfigError, match=f"output_file .*{message}"):
+            ClassificationDataset(concept_classification(tmp_path / output)).generate(
+                OpenAIProvider(), show_progress=False
+            )
+    assert openai_env.requests() == []
+
+
 def test_invalid_json_once_is_repaired(openai_env, tmp_path):
     openai_env.set_behavior(script=["malformed"], script_match="negative")
     dataset = ClassificationDataset(concept_classification(tmp_path / "out.jsonl"))

@@ -82,6 +82,18 @@ def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, A
     return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
+def check_output_path(path: Path) -> None:
+    """A clear error, before anything is sent, when the output file cannot be written where it is named."""
+    if path.is_dir():
+        raise ConfigError(f"output_file {path} is a folder; name a file in it, e.g. {path / 'data.jsonl'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output_file {path}: its folder cannot be made ({exc.strerror})") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"output_file {path}: no permission to write there")
+
+
 def load_rows(dataset: DatasetBase, model_ids: set[str] | None) -> list[DatasetRow]:
     """The records the output file holds from these models (all of them for None). The file holds one
     config's records only (a changed config is refused), so this is what a run with these providers made
@@ -123,6 +135,7 @@ class DatasetRun:
         self.resumed_requests = 0
 
     async def execute(self) -> RunStats:
+        check_output_path(self.sink.output.path)
         for provider in self.providers:
             warning = provider.language_warning(list(self.dataset.config.languages))
             if warning:
