@@ -45,6 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
+    for command in (generate, plan):
+        command.add_argument(
+            "--llm",
+            action="append",
+            metavar="PROVIDER[:MODEL]",
+            help="use this provider instead of the file's llms: (repeat for several), e.g. --llm local or "
+            "--llm openai:gpt-4.1-mini; for a type with roles (preference), one --llm takes every role",
+        )
     add_data_commands(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -56,10 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         if args.command == "generate":
-            return _generate(args.config, not args.no_progress, args.max_cost, args.overwrite)
+            return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite)
         if args.command in ("inspect", "push"):
             return run_data_command(args) or 0
-        return _plan(args.config, args.samples)
+        return _plan(args.config, args.llm, args.samples)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
         return 2
@@ -68,13 +76,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _load(path: str, *, require_keys: bool = True):  # type: ignore[no-untyped-def]
+def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True):  # type: ignore[no-untyped-def]
     from datafast.datasets.registry import dataset_for
-    from datafast.datasets.roles import is_multi_role, providers_for
+    from datafast.datasets.roles import is_multi_role, providers_for, specs_from_options
     from datafast.schema.loading import load_dataset_config
 
     config, specs = load_dataset_config(path)
     dataset = dataset_for(config)
+    if llm_options:
+        return dataset, providers_for(
+            dataset, specs_from_options(dataset, llm_options, specs), "--llm", require_keys=require_keys
+        )
     if not specs and not is_multi_role(dataset):
         from datafast.llms.providers import default_providers
 
@@ -84,11 +96,11 @@ def _load(path: str, *, require_keys: bool = True):  # type: ignore[no-untyped-d
     return dataset, providers_for(dataset, specs, path, require_keys=require_keys)
 
 
-def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool) -> int:
+def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost: float | None, overwrite: bool) -> int:
     from datafast.datasets.roles import generate_arguments
     from datafast.engine.run import run_folder
 
-    dataset, llms = _load(path)
+    dataset, llms = _load(path, llm_options)
     expected = dataset.get_num_expected_rows(llms)
     args, roles = generate_arguments(dataset, llms)
     dataset.generate(*args, **roles, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
@@ -117,10 +129,10 @@ def _generate(path: str, progress: bool, max_cost: float | None, overwrite: bool
     return 1 if dataset.failures or stats.stopped else 0
 
 
-def _plan(path: str, samples: int) -> int:
+def _plan(path: str, llm_options: list[str] | None, samples: int) -> int:
     from datafast.planning import plan_run
 
-    dataset, llms = _load(path, require_keys=False)
+    dataset, llms = _load(path, llm_options, require_keys=False)
     plan = plan_run(dataset, llms, samples)
     out = Console(highlight=False, soft_wrap=True)
     if plan.requests_by_role:

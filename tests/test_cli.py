@@ -143,3 +143,41 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"datafast {datafast.__version__}"
+
+
+def test_llm_options_replace_the_files_providers(llm_server, config_file, tmp_path, monkeypatch, capsys):
+    from datafast.cli import main
+
+    monkeypatch.setenv("OPENAI_COMPATIBLE_BASE_URL", llm_server.openai_base)
+    assert main(["plan", str(config_file), "--llm", "openai_compatible:model-a", "--llm", "openai_compatible:b"]) == 0
+    out = capsys.readouterr().out
+    assert "8 requests and 24 rows in all" in out and "my-model" not in out
+    assert "openai_compatible/model-a" in out and "openai_compatible/b " in out
+
+    assert main(["generate", str(config_file), "--llm", "openai_compatible:model-a", "--no-progress"]) == 0
+    assert {r.model for r in llm_server.requests()} == {"model-a"} and len(llm_server.requests()) == 4
+    assert len((tmp_path / "spam.jsonl").read_text().splitlines()) == 12
+
+
+def test_llm_options_give_a_type_with_roles_one_provider_for_every_role(monkeypatch, capsys):
+    from pathlib import Path
+
+    from datafast.cli import main
+
+    preference = Path(__file__).parent.parent / "examples" / "preference.yaml"
+    monkeypatch.chdir(Path(__file__).parent.parent)  # the example names its input file from the repository root
+    assert main(["plan", str(preference), "--llm", "ollama:qwen3"]) == 0
+    out = capsys.readouterr().out
+    for role in ("question", "chosen", "rejected", "judge"):
+        assert f"ollama/qwen3 ({role})" in out
+
+    assert main(["plan", str(preference), "--llm", "ollama:a", "--llm", "ollama:b"]) == 2
+    assert "give --llm once and it takes every role" in " ".join(capsys.readouterr().err.split())
+
+
+def test_an_unknown_llm_option_is_named(config_file, capsys):
+    from datafast.cli import main
+
+    assert main(["generate", str(config_file), "--llm", "openia:gpt-4.1-mini"]) == 2
+    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    assert "--llm openia:gpt-4.1-mini: provider 'openia' is unknown; use one of: openai," in err

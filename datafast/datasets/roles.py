@@ -58,6 +58,32 @@ def providers_for(
     return providers  # type: ignore[return-value]
 
 
+def specs_from_options(
+    dataset: DatasetBase, options: list[str], file_specs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`llms:` entries from the command line's `--llm PROVIDER[:MODEL]` options, which replace the file's.
+    For a type with roles, the one option given takes every role the file names (else every required one)."""
+    from datafast.llms.providers import PROVIDERS
+
+    specs: list[dict[str, Any]] = []
+    for option in options:
+        name, _, model = option.partition(":")
+        if name not in PROVIDERS:
+            raise ConfigError(f"--llm {option}: provider {name!r} is unknown; use one of: {', '.join(PROVIDERS)}")
+        specs.append({"provider": name, **({"model_id": model} if model else {})})
+    if not is_multi_role(dataset):
+        return specs
+    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
+    if len(specs) != 1:
+        raise ConfigError(
+            f"--llm: {kind} has roles ({', '.join(dataset.roles)}); give --llm once and it takes every role, "
+            "or give each role its provider in the file's llms: entries"
+        )
+    required = getattr(dataset, "required_roles", lambda: dataset.roles)()
+    roles = [spec["role"] for spec in file_specs if spec.get("role")] or list(required)
+    return [{**specs[0], "role": role} for role in roles]
+
+
 def generate_arguments(dataset: DatasetBase, llms: Providers) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Positional and keyword arguments of `dataset.generate` for these providers."""
     if isinstance(llms, dict):
