@@ -15,9 +15,9 @@ from rich.text import Text
 from datafast._env import apply_offline_defaults
 from datafast.data_commands import add_commands as add_data_commands
 from datafast.data_commands import run_command as run_data_command
-from datafast.errors import DatafastError
+from datafast.errors import DatafastError, MissingAPIKeyError
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # no hard line breaks in messages users copy from
 
 
 def _version() -> str:
@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _plan(args.config, args.llm, args.samples)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
+        if isinstance(exc, MissingAPIKeyError) and args.command == "generate":
+            console.print(f"to try it on the built-in model, with no key: datafast generate {args.config} --llm local")
         return 2
     except KeyboardInterrupt:
         console.print("interrupted: what was written is kept; run the same command again to resume")

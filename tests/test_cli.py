@@ -85,6 +85,7 @@ def test_plan_needs_no_api_key_and_says_which_one_generate_will_need(llm_server,
     assert "openai/gpt-4.1-mini: no API key set; generate will need OPENAI_API_KEY" in result.stdout
     generate = run_cli("generate", str(path))
     assert generate.returncode == 2 and "OPENAI_API_KEY" in generate.stderr
+    assert f"with no key: datafast generate {path} --llm local" in generate.stderr
     assert llm_server.requests() == []
 
 
