@@ -99,6 +99,21 @@ def test_inspect_command_saves_into_the_run_folder(jsonl, capsys):
     assert (folder / "lengths.png").is_file()
 
 
+def test_printed_report_leaves_out_placeholders_that_repeat_a_counted_field(tmp_path, capsys):
+    records = [
+        {**r, "placeholders": {**r["placeholders"], "label_name": r["label"], "label_description": r["label"] + "!"}}
+        for r in RECORDS
+    ]
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Counts: label" in out and "Counts: placeholder product" in out
+    assert "placeholder label_name" not in out and "placeholder label_description" not in out
+    saved = json.loads((tmp_path / "data.datafast" / "report.json").read_text())
+    assert saved["placeholders"]["label_name"] == {"pos": 2, "neg": 2}
+
+
 def test_inspect_errors(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "missing.jsonl")]) == 2
     bad = tmp_path / "bad.jsonl"

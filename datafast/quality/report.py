@@ -35,6 +35,12 @@ KNOWN_CATEGORICAL = (
     "document_type", "topic", "subtopic", "domain", "persona",
 )  # fmt: skip
 NEVER_COUNTED = frozenset({"uuid", "request_id", "document_id"})
+# Placeholders a dataset type fills from a record field: their counts repeat that field's, so the printed
+# report leaves them out when the field is counted (the saved report keeps them).
+FILLED_FROM_FIELD = {
+    "label_name": "label", "label_description": "label", "language_name": "language",
+    "language_code": "language", "document_type": "document_type", "topic": "topic",
+}  # fmt: skip
 MAX_DISTINCT = 1000
 PERCENTILES = (10, 25, 75, 90)
 _ID_BITS = 21  # n-gram keys pack three word ids exactly while the vocabulary stays under 2**21 words
@@ -287,7 +293,11 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
         lengths.add_row(unit, *(f"{summary[s]:g}" if summary.get("count") else "-" for s in stats))
     parts: list[RenderableType] = [overview, lengths]
     total = report["total"] or 1
-    placeholders = [(f"placeholder {name}", counts) for name, counts in report["placeholders"].items()]
+    placeholders = [
+        (f"placeholder {name}", counts)
+        for name, counts in report["placeholders"].items()
+        if FILLED_FROM_FIELD.get(name) not in report["counts"]
+    ]
     for title, counts in [*report["counts"].items(), *placeholders]:
         if len(counts) == 1:  # one value for every record: a line of the overview, not a table
             overview.add_row(title, f"{_short(next(iter(counts)))} (all)")
