@@ -35,20 +35,24 @@ def run_llm_work(coroutine: Coroutine[Any, Any, T]) -> T:
 
     async def settled() -> T:
         try:
-            return await coroutine
-        finally:
-            await _settle_litellm_logging()
+            result = await coroutine
+        except BaseException:  # Ctrl-C or an error: stop the worker without waiting for its queue
+            await _settle_litellm_logging(flush=False)
+            raise
+        await _settle_litellm_logging(flush=True)
+        return result
 
     return run_sync(settled())
 
 
-async def _settle_litellm_logging(timeout: float = 2.0) -> None:
+async def _settle_litellm_logging(*, flush: bool, timeout: float = 2.0) -> None:
     module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
     worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
     if worker is None:  # LiteLLM was never imported, or keeps no such worker any more
         return
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(worker.flush(), timeout)
+    if flush:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(worker.flush(), timeout)
     with contextlib.suppress(Exception):
         await worker.stop(discard_pending=True, timeout=timeout)
 
