@@ -11,6 +11,7 @@ from datafast.datasets.base import Ask, Outcome
 from datafast.datasets.raw import RawDataset
 from datafast.engine import RetryPolicy
 from datafast.llms import OpenAICompatibleProvider
+from datafast.quality import dropped_path
 from datafast.schema.config import RawDatasetConfig
 from datafast.schema.data_rows import TextRow
 
@@ -145,3 +146,14 @@ def test_an_answer_rejected_once_is_asked_again_in_the_same_run(llm_server, tmp_
     asked = [r.prompt_text for r in llm_server.requests()]
     assert asked.count(f"Summarise: {text}") == 2 and len(asked) == 2 + 4 + 1
     assert dataset.stats.retries == 1 and dataset.stats.succeeded == 6
+
+
+def test_records_of_a_later_step_that_cleaning_drops_are_not_asked_again(llm_server, tmp_path):
+    # Every answer is dates and product codes: the records' text comes from the first step, so asking the
+    # summary step again could not fix it. The first step makes no records of its own.
+    llm_server.set_behavior(default_array_items=2, rate_junk=1.0)
+    path = tmp_path / "out.jsonl"
+    dataset = SummarisedDataset(config(path, n_topics=3)).generate(provider(llm_server), show_progress=False)
+    assert len(llm_server.requests()) == 3 + 6 and dataset.stats.retries == 0
+    dropped = [json.loads(line) for line in dropped_path(path).read_text().splitlines()]
+    assert len(dropped) == 6 and {d["reason"] for d in dropped} == {"not_text"}

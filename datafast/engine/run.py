@@ -52,10 +52,12 @@ def config_fingerprint(dataset: DatasetBase) -> str:
 
 @dataclass(frozen=True)
 class _Link:
-    """A work item's place in its chain: the dataset type's ask and the chain's role → provider binding."""
+    """A work item's place in its chain: the dataset type's ask, the chain's role → provider binding, and
+    whether an earlier step of the chain came before it."""
 
     ask: Ask
     binding: dict[str, LLMProvider]
+    follow_up: bool
 
 
 def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> WorkItem:
@@ -65,7 +67,7 @@ def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> 
         raise ConfigError(f"this dataset needs an LLM for the role {ask.role!r}, and none was given")
     chain = f"{ask.origin.draw}:{ask.origin.prompt}" if follow_up else None
     key = work_key(ask.messages, provider, ask.response_model, ask.step, ask.origin.draw, chain)
-    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding))
+    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding, follow_up))
 
 
 def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
@@ -252,7 +254,9 @@ class _Observer:
         if records and item.key not in run.sink.written_requests:
             truncated = completion.finish_reason == "length"
             flaws = run.sink.flaws(records, truncated=truncated)
-            asks_left = not resumed and item.rejections < run.retry.max_rejections
+            # A later step's records hold text of earlier steps too (an MCQ question, a preference pair's
+            # question): asking that step again would not change it.
+            asks_left = not resumed and not link.follow_up and item.rejections < run.retry.max_rejections
             if asks_left and all(flaw in RESAMPLE_REASONS for flaw in flaws):
                 # Nothing in it is usable (a small model's date, product code or two words): a sampled model
                 # answers differently when asked again. The last answer is taken, and its records dropped.
