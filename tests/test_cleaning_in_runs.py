@@ -88,6 +88,10 @@ def test_an_answer_with_no_usable_record_is_asked_again_in_the_same_run(llm_serv
     kept = lines(path)
     assert len(kept) == 6 and sum(r["label"] == "praise" for r in kept) == 3
     assert lines(dropped_path(path)) == []  # the junk answers were replaced, not kept
+    # They were paid for: the run store's totals count their tokens, as the server does.
+    summary = json.loads((tmp_path / "out.datafast" / "summary.json").read_text())
+    served = sum(r.completion_tokens for r in llm_server.requests())
+    assert summary["whole_run"]["completion_tokens"] == summary["this_run"]["completion_tokens"] == served
 
 
 def test_an_answer_still_unusable_after_the_last_ask_is_taken_and_its_records_dropped(llm_server, tmp_path):

@@ -42,7 +42,8 @@ CREATE INDEX IF NOT EXISTS items_status ON items (status);
 
 @dataclass
 class StoredItem:
-    """A finished item as stored: its answer text (None for a failure) and accounting."""
+    """A finished item as stored: its last answer's text (None for a failure) and its accounting, where
+    tokens and cost sum every answer paid for it (one rejected and asked again included)."""
 
     key: str
     step: str
@@ -189,10 +190,22 @@ class RunStore:
         cost_usd: float | None,
         started: float | None,
     ) -> None:
+        # The answer replaces an earlier one of the same item (rejected, or failed in an earlier run), but
+        # tokens and cost add up: every answer was paid for. Within a run `attempts` already counts them all.
         await self._write(
-            "INSERT OR REPLACE INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
+            "INSERT INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
             " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
-            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET step = excluded.step, provider = excluded.provider, status = 'done',"
+            " attempts = CASE WHEN items.status = 'done' THEN excluded.attempts"
+            " ELSE items.attempts + excluded.attempts END,"
+            " error_kind = NULL, last_error = NULL, request = excluded.request, response = excluded.response,"
+            " finish_reason = excluded.finish_reason, repaired = excluded.repaired,"
+            " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
+            " cost_usd = CASE WHEN items.cost_usd IS NULL THEN excluded.cost_usd"
+            " WHEN excluded.cost_usd IS NULL THEN items.cost_usd ELSE items.cost_usd + excluded.cost_usd END,"
+            " started = COALESCE(items.started, excluded.started), finished = excluded.finished",
             (
                 key,
                 step,
