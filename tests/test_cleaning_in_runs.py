@@ -128,3 +128,15 @@ def test_unusable_answers_are_not_asked_again_when_rejections_are_off_or_samplin
     assert len(llm_server.requests()) == 4 and dataset.stats.retries == 0
     assert {d["reason"] for d in lines(dropped_path(path))} == {"wrong_language"}
 
+
+
+def test_an_answer_with_no_record_at_all_is_asked_again_then_taken(llm_server, tmp_path):
+    llm_server.set_behavior(rate_empty=1.0)  # every text is "", which the dataset type skips
+    path = tmp_path / "out.jsonl"
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
+    dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
+    assert len(llm_server.requests()) == 2 * 3 and dataset.stats.retries == 4
+    assert not dataset.failures and lines(path) == [] and lines(dropped_path(path)) == []
+    llm_server.reset()
+    ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
+    assert llm_server.requests() == []

@@ -143,7 +143,9 @@ def test_quickstart_config_runs_from_the_cli(tmp_path):
     result = run_datafast("generate", config, "--no-progress", timeout=600)
     assert result.returncode == 0, result.stderr
     rows = made(tmp_path / "q.jsonl")
-    assert len(rows) == 12 and {r["label"] for r in rows} == {"positive", "negative"}
+    # One record per request, kept or dropped; a request whose every ask came back empty (three in a row,
+    # rare) makes none.
+    assert len(rows) >= 11 and {r["label"] for r in rows} == {"positive", "negative"}
     for row in rows:
         TextClassificationRow.model_validate(row)
 

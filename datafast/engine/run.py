@@ -15,7 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -247,21 +247,19 @@ class _Observer:
             records = build_records(run.dataset, item, outcome.records)
             follow = [work_item(ask, link.binding, follow_up=True) for ask in outcome.then]
         except ValueError as exc:  # pydantic's ValidationError is one too
-            if not resumed:  # unusable, but paid for
-                run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
             reason = "records did not validate" if isinstance(exc, ValidationError) else "answer rejected"
-            raise CallFailure("invalid_response", f"{reason}: {exc}") from None
+            self._reject(completion, f"{reason}: {exc}", paid=not resumed)
+        # An answer worth nothing (a small model's date, product code or two words; an empty list) is asked
+        # again while asks are left: a sampled model answers differently. The last answer is taken as it is.
+        # A later step's records hold text of earlier steps (an MCQ question), which asking again cannot change.
+        asks_left = not resumed and not link.follow_up and item.rejections < run.retry.max_rejections
+        if asks_left and not records and not follow:
+            self._reject(completion, "the answer holds no record")
         if records and item.key not in run.sink.written_requests:
             truncated = completion.finish_reason == "length"
             flaws = run.sink.flaws(records, truncated=truncated)
-            # A later step's records hold text of earlier steps too (an MCQ question, a preference pair's
-            # question): asking that step again would not change it.
-            asks_left = not resumed and not link.follow_up and item.rejections < run.retry.max_rejections
             if asks_left and all(flaw in RESAMPLE_REASONS for flaw in flaws):
-                # Nothing in it is usable (a small model's date, product code or two words): a sampled model
-                # answers differently when asked again. The last answer is taken, and its records dropped.
-                run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
-                raise CallFailure("invalid_response", f"no usable record ({', '.join(sorted(map(str, set(flaws))))})")
+                self._reject(completion, f"no usable record ({', '.join(sorted(map(str, set(flaws))))})")
             run.sink.write(records, truncated=truncated, flaws=flaws)
         if resumed:
             run.resumed_requests += 1
@@ -269,6 +267,13 @@ class _Observer:
         else:
             run.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
         return follow
+
+    def _reject(self, completion: Completion, why: str, *, paid: bool = True) -> NoReturn:
+        """Turn the answer down; the runner asks again while asks are left. `paid`: it was not read back
+        from the store, so its tokens count."""
+        if paid:
+            self.run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+        raise CallFailure("invalid_response", why) from None
 
     def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
         from datafast.datasets.base import FailedRequest

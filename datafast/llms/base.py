@@ -51,8 +51,16 @@ async def _settle_litellm_logging(*, flush: bool, timeout: float = 2.0) -> None:
     if worker is None:  # LiteLLM was never imported, or keeps no such worker any more
         return
     if flush:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(worker.flush(), timeout)
+        # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a Ctrl-C that comes as the flush
+        # ends, and the finished run would then exit as if never interrupted.
+        flushing = asyncio.ensure_future(worker.flush())
+        try:
+            await asyncio.wait({flushing}, timeout=timeout)
+        finally:
+            if not flushing.done():
+                flushing.cancel()
+            elif not flushing.cancelled():
+                flushing.exception()  # looked at, so that a failed flush is not reported at exit
     with contextlib.suppress(Exception):
         await worker.stop(discard_pending=True, timeout=timeout)
 

@@ -3,7 +3,7 @@
 It speaks the OpenAI chat-completions, Anthropic messages, Gemini generateContent and Ollama chat wire formats
 on 127.0.0.1, answers structured-output requests with JSON valid against the requested schema, can add latency
 and inject faults (429, 500, hangs, dropped connections, malformed or truncated JSON, prose replaced by dates
-and codes), and logs every request.
+and codes or emptied), and logs every request.
 
     from datafast.testing import LLMTestServer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,18 +51,22 @@ def malformed_text(text: str) -> str:
     return f"Sure! Here is the JSON you asked for:\n{body[:-1]},\n}}\nLet me know if you need anything else."
 
 
-def junk_strings(data: Any, rng: random.Random) -> Any:
-    """`data` with every free-text string (over 20 characters: short ones may be enum values) replaced by a
-    timestamp or a product code, which still fits any `maxLength` of at least 20."""
+def replace_free_text(data: Any, replacement: Callable[[], str]) -> Any:
+    """`data` with every free-text string (over 20 characters: short ones may be enum values) replaced."""
     if isinstance(data, dict):
-        return {k: junk_strings(v, rng) for k, v in data.items()}
+        return {k: replace_free_text(v, replacement) for k, v in data.items()}
     if isinstance(data, list):
-        return [junk_strings(v, rng) for v in data]
+        return [replace_free_text(v, replacement) for v in data]
     if isinstance(data, str) and len(data) > 20:
-        if rng.random() < 0.5:
-            return f"{rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(10, 28)}T{rng.randint(10, 23)}:14"
-        return f"SKU {rng.randint(1000, 9999)}-{rng.randint(10**7, 10**8 - 1)}"
+        return replacement()
     return data
+
+
+def junk_text(rng: random.Random) -> str:
+    """A timestamp or a product code, as small models sometimes write for prose; at most 20 characters."""
+    if rng.random() < 0.5:
+        return f"{rng.randint(2000, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(10, 28)}T{rng.randint(10, 23)}:14"
+    return f"SKU {rng.randint(1000, 9999)}-{rng.randint(10**7, 10**8 - 1)}"
 
 
 def build_answer(
@@ -71,13 +76,15 @@ def build_answer(
     faker: SchemaFaker,
     honor_max_tokens: bool = True,
 ) -> Answer:
-    """Build the answer for ``req`` under ``fault`` (only ``truncated``, ``malformed`` and ``junk`` change it)."""
+    """Build the answer for ``req`` under ``fault`` (``ok`` and the HTTP-level faults leave it as it is)."""
     data: Any = None
     with words.writing_in(words.vocabulary_for(req.prompt_text)):
         if req.schema is not None:
             data = faker.generate(req.schema, rng)
             if fault == "junk":
-                data = junk_strings(data, rng)
+                data = replace_free_text(data, lambda: junk_text(rng))
+            elif fault == "empty":
+                data = replace_free_text(data, str)
             text = json.dumps(data)
         elif req.json_mode or req.tool_name is not None:
             data = {"answer": words.paragraph(rng, 2)}

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Fault = Literal["ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk"]
-"""What happens to one generation request. ``ok`` is a normal answer; ``junk`` is a schema-valid answer whose
-free-text strings are dates and codes instead of prose, as small models sometimes write."""
+Fault = Literal["ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty"]
+"""What happens to one generation request. ``ok`` is a normal answer; ``junk`` and ``empty`` are schema-valid
+answers whose free-text strings are dates and codes, or empty, as small models sometimes write."""
 
-Outcome = Literal["ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "bad_request"]
+Outcome = Literal["ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty", "bad_request"]
 """What was logged for a request: a :data:`Fault`, or ``bad_request`` when its body could not be parsed."""
 
 FAULTS: tuple[str, ...] = get_args(Fault)
@@ -25,6 +25,7 @@ _RATE_FIELDS: tuple[tuple[str, Fault], ...] = (
     ("rate_malformed", "malformed"),
     ("rate_truncated", "truncated"),
     ("rate_junk", "junk"),
+    ("rate_empty", "empty"),
 )
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -49,6 +50,7 @@ class ServerBehavior(BaseModel):
     rate_malformed: Probability = 0.0
     rate_truncated: Probability = 0.0
     rate_junk: Probability = 0.0
+    rate_empty: Probability = 0.0
     retry_after_s: float = Field(default=1.0, ge=0.0, description="Sent as Retry-After with a 429.")
     hang_s: float = Field(default=30.0, ge=0.0, description="How long a 'timeout' request is held.")
     timeout_then: Literal["answer", "close"] = Field(
