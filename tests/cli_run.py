@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,12 +23,14 @@ def run_datafast(*args, cwd=None, env=None, timeout=120) -> subprocess.Completed
 
 
 def start_generate(config: Path) -> subprocess.Popen:
-    """`datafast generate CONFIG` in the background."""
+    """`datafast generate CONFIG` in the background, with Ctrl+C (SIGINT) reaching it as in a terminal even
+    when these tests themselves run in the background of a shell, which starts them with SIGINT ignored."""
     return subprocess.Popen(
         [sys.executable, "-m", "datafast", "generate", str(config), "--no-progress"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
