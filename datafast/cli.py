@@ -114,9 +114,10 @@ def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost
     cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
     resumed = summary["requests_resumed"]
     resumed_part = f"{resumed} resumed from an earlier run, " if resumed else ""
+    asked_again = f"{stats.asked_again} unusable answers asked again, " if stats.asked_again else ""
     print(
         f"{stats.succeeded} requests done, {resumed_part}{stats.failed} failed, {stats.retries} retries, "
-        f"{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
+        f"{asked_again}{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
     )
     if summary["records_dropped"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())

@@ -120,7 +120,7 @@ def test_an_answer_the_dataset_rejects_is_failed_then_asked_again(llm_server, tm
         # Asked again at once, twice (RetryPolicy.max_rejections), before it is given up until a rerun.
         asked = [r.prompt_text for r in llm_server.requests()]
         assert asked.count(f"Summarise: {wanted[0]['text']}") == 3 and len(asked) == 2 + 4 + 2
-        assert rejected_run.stats.retries == 2 and rejected_run.stats.succeeded == 2 + 3
+        assert rejected_run.stats.asked_again == 2 and rejected_run.stats.succeeded == 2 + 3
     finally:
         SummarisedDataset.rejected = set()
     llm_server.reset()
@@ -145,7 +145,7 @@ def test_an_answer_rejected_once_is_asked_again_in_the_same_run(llm_server, tmp_
     assert not dataset.failures and len(rows(path)) == 4
     asked = [r.prompt_text for r in llm_server.requests()]
     assert asked.count(f"Summarise: {text}") == 2 and len(asked) == 2 + 4 + 1
-    assert dataset.stats.retries == 1 and dataset.stats.succeeded == 6
+    assert dataset.stats.asked_again == 1 and dataset.stats.succeeded == 6
 
 
 def test_records_of_a_later_step_that_cleaning_drops_are_not_asked_again(llm_server, tmp_path):
@@ -154,6 +154,6 @@ def test_records_of_a_later_step_that_cleaning_drops_are_not_asked_again(llm_ser
     llm_server.set_behavior(default_array_items=2, rate_junk=1.0)
     path = tmp_path / "out.jsonl"
     dataset = SummarisedDataset(config(path, n_topics=3)).generate(provider(llm_server), show_progress=False)
-    assert len(llm_server.requests()) == 3 + 6 and dataset.stats.retries == 0
+    assert len(llm_server.requests()) == 3 + 6 and dataset.stats.asked_again == 0
     dropped = [json.loads(line) for line in dropped_path(path).read_text().splitlines()]
     assert len(dropped) == 6 and {d["reason"] for d in dropped} == {"not_text"}

@@ -84,7 +84,7 @@ def test_an_answer_with_no_usable_record_is_asked_again_in_the_same_run(llm_serv
     dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
     assert [r.outcome for r in asked(llm_server, "praise")] == ["junk", "junk", "ok"]
     assert len(asked(llm_server, "complaint")) == 1
-    assert not dataset.failures and dataset.stats.retries == 2 and dataset.stats.succeeded == 2
+    assert not dataset.failures and dataset.stats.asked_again == 2 and dataset.stats.succeeded == 2
     kept = lines(path)
     assert len(kept) == 6 and sum(r["label"] == "praise" for r in kept) == 3
     assert lines(dropped_path(path)) == []  # the junk answers were replaced, not kept
@@ -100,7 +100,7 @@ def test_an_answer_still_unusable_after_the_last_ask_is_taken_and_its_records_dr
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
     dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
     assert [r.outcome for r in asked(llm_server, "praise")] == ["junk"] * 3
-    assert not dataset.failures and dataset.stats.retries == 2
+    assert not dataset.failures and dataset.stats.asked_again == 2
     dropped = lines(dropped_path(path))
     assert len(dropped) == 3 and {d["reason"] for d in dropped} == {"not_text"}
     assert {d["record"]["label"] for d in dropped} == {"praise"} and len(lines(path)) == 3
@@ -125,7 +125,7 @@ def test_unusable_answers_are_not_asked_again_when_rejections_are_off_or_samplin
     llm_server.reset()
     path = tmp_path / "language.jsonl"
     dataset = ClassificationDataset(config(path)).generate(llm, show_progress=False)
-    assert len(llm_server.requests()) == 4 and dataset.stats.retries == 0
+    assert len(llm_server.requests()) == 4 and dataset.stats.asked_again == 0
     assert {d["reason"] for d in lines(dropped_path(path))} == {"wrong_language"}
 
 
@@ -135,7 +135,7 @@ def test_an_answer_with_no_record_at_all_is_asked_again_then_taken(llm_server, t
     path = tmp_path / "out.jsonl"
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
     dataset = ClassificationDataset(english_config(path)).generate(llm, show_progress=False)
-    assert len(llm_server.requests()) == 2 * 3 and dataset.stats.retries == 4
+    assert len(llm_server.requests()) == 2 * 3 and dataset.stats.asked_again == 4
     assert not dataset.failures and lines(path) == [] and lines(dropped_path(path)) == []
     llm_server.reset()
     ClassificationDataset(english_config(path)).generate(llm, show_progress=False)

@@ -62,3 +62,13 @@ def test_the_closing_line_is_not_a_repeat_of_the_last_one():
     progress.advance(tokens=5)
     progress.stop()
     assert [line.split(",")[0] for line in out.getvalue().splitlines()] == ["X: 1/2 requests", "X: 2/2 requests"]
+
+
+def test_answers_asked_again_are_told_apart_from_retries():
+    out = io.StringIO()
+    progress = RunProgress(True, "X", console=Console(file=out), every=0)
+    progress.start(total=1, already_done=0)
+    progress.retry()
+    progress.retry(asked_again=True)
+    progress.retry(asked_again=True)
+    assert out.getvalue().splitlines()[-1].endswith("0 tok retries 1 asked again 2")

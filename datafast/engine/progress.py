@@ -33,6 +33,7 @@ class RunProgress:
         self.retries = 0
         self.failures = 0
         self.resumed = 0
+        self.asked_again = 0
         self._console = console
         self._bar: Progress | None = None
         self._task: TaskID | None = None
@@ -40,7 +41,7 @@ class RunProgress:
         self._sent_done = 0  # requests answered in this run, not found done by an earlier one
         self._started = 0.0
         self._last_line = 0.0
-        self._printed: tuple[int, int, int, int] | None = None
+        self._printed: tuple[int, int, int, int, int] | None = None
 
     def start(self, total: int, already_done: int) -> None:
         if not self.enabled:
@@ -82,8 +83,12 @@ class RunProgress:
         self.cost += cost
         self._refresh(advance=0)
 
-    def retry(self) -> None:
-        self.retries += 1
+    def retry(self, asked_again: bool = False) -> None:
+        """A request is tried again: after a failure, or (`asked_again`) after an unusable answer."""
+        if asked_again:
+            self.asked_again += 1
+        else:
+            self.retries += 1
         self._refresh(advance=0)
 
     def _extra(self) -> str:
@@ -93,6 +98,8 @@ class RunProgress:
             extra += f" resumed {self.resumed:,}"
         if self.retries:
             extra += f" retries {self.retries}"
+        if self.asked_again:
+            extra += f" asked again {self.asked_again}"
         if self.failures:
             extra += f" [red]failed {self.failures}[/red]"
         return extra
@@ -125,8 +132,8 @@ class RunProgress:
                 self._print_line()
             self._lines = None
 
-    def _state(self) -> tuple[int, int, int, int]:
-        return (self.done, self.tokens, self.retries, self.failures)
+    def _state(self) -> tuple[int, int, int, int, int]:
+        return (self.done, self.tokens, self.retries, self.asked_again, self.failures)
 
 
 def _duration(seconds: float) -> str:

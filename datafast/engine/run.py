@@ -287,4 +287,4 @@ class _Observer:
 
     def on_retry(self, item: WorkItem, failure: CallFailure, delay: float) -> None:
         log.debug("retrying %s in %.1fs after %s", item.key[:12], delay, failure.message)
-        self.run.progress.retry()
+        self.run.progress.retry(asked_again=failure.kind == "invalid_response")

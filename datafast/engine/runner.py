@@ -63,6 +63,7 @@ class Counts:
     succeeded: int = 0
     failed: int = 0
     retries: int = 0
+    asked_again: int = 0  # answers turned down as unusable, and asked again at once
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -101,6 +102,7 @@ class RunStats(Counts):
             "succeeded": self.succeeded,
             "failed": self.failed,
             "retries": self.retries,
+            "asked_again": self.asked_again,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "cost_usd": round(self.cost_usd, 6),
@@ -282,7 +284,8 @@ async def run_work(
                     counts.succeeded -= 1
                 item.rejections += 1
                 if item.rejections <= policy.max_rejections and not lane.aborted and not stats.stopped:
-                    count_retry(lane)
+                    for counts in (stats, lane.stats):
+                        counts.asked_again += 1
                     observer.on_retry(item, rejected, 0.0)
                     continue  # a sampled model answers differently when asked again
                 # Marked failed, so that a rerun asks again.
