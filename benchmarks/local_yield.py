@@ -36,7 +36,8 @@ def run_once(llm: LocalProvider, workdir: Path, name: str, policy: RetryPolicy) 
     started = time.perf_counter()
     dataset = ClassificationDataset(config).generate(llm, show_progress=False, retry=policy)
     seconds = time.perf_counter() - started
-    requests = dataset.stats.succeeded + dataset.stats.failed + dataset.stats.retries
+    stats = dataset.stats
+    requests = stats.succeeded + stats.failed + stats.retries + stats.asked_again
     return len(dataset.data_rows), requests, seconds
 
 
