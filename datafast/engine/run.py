@@ -256,11 +256,11 @@ class _Observer:
         if asks_left and not records and not follow:
             self._reject(completion, "the answer holds no record")
         if records and item.key not in run.sink.written_requests:
-            truncated = completion.finish_reason == "length"
-            flaws = run.sink.flaws(records, truncated=truncated)
-            if asks_left and all(flaw in RESAMPLE_REASONS for flaw in flaws):
-                self._reject(completion, f"no usable record ({', '.join(sorted(map(str, set(flaws))))})")
-            run.sink.write(records, truncated=truncated, flaws=flaws)
+            judged = run.sink.judge(records, truncated=completion.finish_reason == "length")
+            flaws = {j.flaw for j in judged}
+            if asks_left and flaws <= RESAMPLE_REASONS:
+                self._reject(completion, f"no usable record ({', '.join(sorted(map(str, flaws)))})")
+            run.sink.write(judged)
         if resumed:
             run.resumed_requests += 1
             run.progress.advance(resumed=True)

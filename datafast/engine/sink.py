@@ -6,12 +6,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from datafast.outputs import JsonlFile
 from datafast.quality import DroppedRecords, RecordCleaner
 from datafast.quality.records import record_text
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.data_rows import DatasetRow
+
+
+class Judged(NamedTuple):
+    """A record on its way to the output: its text, and the cleaning rule it breaks on its own (None if
+    none; duplicates are checked when it is written)."""
+
+    record: DatasetRow
+    text: str
+    flaw: str | None
 
 
 class RecordSink:
@@ -57,7 +67,8 @@ class RecordSink:
                 continue
             row = self.record_class.model_validate(record)
             # Whether an answer was cut off is not in the record: the reason it was dropped for says so.
-            if self._check(row, truncated=line["reason"] == "truncated") is None:
+            judged = self._judge(row, truncated=line["reason"] == "truncated")
+            if (judged.flaw or self.cleaner.duplicate(judged.text)) is None:
                 self._restored.append(row)
                 in_output.add(record.get("uuid"))
                 self.written_requests.add(record.get("request_id"))
@@ -74,34 +85,23 @@ class RecordSink:
         self.output.close()
         self.dropped.close()
 
-    def _text(self, record: DatasetRow) -> str:
-        return record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
+    def judge(self, records: Sequence[DatasetRow], *, truncated: bool) -> list[Judged]:
+        """Each record with its text and the rule it breaks on its own (duplicates aside); nothing is
+        written or remembered."""
+        return [self._judge(record, truncated) for record in records]
 
-    def _check(self, record: DatasetRow, truncated: bool = False) -> str | None:
-        return self.cleaner.check(
-            self._text(record), language=record.language, label=getattr(record, "label", None), truncated=truncated
-        )
+    def _judge(self, record: DatasetRow, truncated: bool) -> Judged:
+        text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
+        label = getattr(record, "label", None)
+        return Judged(record, text, self.cleaner.flaw(text, language=record.language, label=label, truncated=truncated))
 
-    def flaws(self, records: Sequence[DatasetRow], *, truncated: bool) -> list[str | None]:
-        """For each record, the rule it breaks on its own (duplicates aside), or None; nothing is written."""
-        return [
-            self.cleaner.flaw(
-                self._text(r), language=r.language, label=getattr(r, "label", None), truncated=truncated
-            )
-            for r in records
-        ]
-
-    def write(
-        self, records: Sequence[DatasetRow], *, truncated: bool, flaws: Sequence[str | None] | None = None
-    ) -> None:
-        """Check each record and write it where it belongs (`flaws`, when given, are those of `flaws()`).
-        The run store holds the answer durably, so the output needs no fsync, and a flush every quarter
-        second is enough to watch it grow."""
-        if flaws is None:
-            flaws = self.flaws(records, truncated=truncated)
+    def write(self, judged: Sequence[Judged]) -> None:
+        """Write each judged record where it belongs, after the duplicate check. The run store holds the
+        answer durably, so the output needs no fsync, and a flush every quarter second is enough to watch
+        it grow."""
         kept = []
-        for record, flaw in zip(records, flaws, strict=True):
-            reason = flaw or self.cleaner.duplicate(self._text(record))
+        for record, text, flaw in judged:
+            reason = flaw or self.cleaner.duplicate(text)
             if reason is None:
                 kept.append(record)
             elif record.uuid not in self._dropped_uuids:
