@@ -129,7 +129,6 @@ def test_unusable_answers_are_not_asked_again_when_rejections_are_off_or_samplin
     assert {d["reason"] for d in lines(dropped_path(path))} == {"wrong_language"}
 
 
-
 def test_an_answer_with_no_record_at_all_is_asked_again_then_taken(llm_server, tmp_path):
     llm_server.set_behavior(rate_empty=1.0)  # every text is "", which the dataset type skips
     path = tmp_path / "out.jsonl"
