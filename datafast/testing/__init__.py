@@ -3,7 +3,8 @@
 It speaks the OpenAI chat-completions, Anthropic messages, Gemini generateContent and Ollama chat wire formats
 on 127.0.0.1, answers structured-output requests with JSON valid against the requested schema, can add latency
 and inject faults (429, 500, hangs, dropped connections, malformed or truncated JSON, prose replaced by dates
-and codes or emptied), and logs every request.
+and codes or emptied), can enforce and advertise per-minute request and token limits the way OpenAI and
+Anthropic do (``rpm_limit``, ``tpm_limit``), and logs every request.
 
     from datafast.testing import LLMTestServer
 
@@ -14,6 +15,7 @@ and codes or emptied), and logs every request.
 
 from datafast.testing.app import ServerState, create_app
 from datafast.testing.behavior import FAULTS, Fault, Outcome, ServerBehavior
+from datafast.testing.rate_limits import RateLimiter
 from datafast.testing.records import RequestRecord, ServerStats, key_hash, prompt_hash
 from datafast.testing.schema_faker import SchemaError, SchemaFaker
 from datafast.testing.server import LLMTestServer
@@ -23,6 +25,7 @@ __all__ = [
     "Fault",
     "LLMTestServer",
     "Outcome",
+    "RateLimiter",
     "RequestRecord",
     "SchemaError",
     "SchemaFaker",

@@ -10,17 +10,23 @@ from typing import Any
 
 from aiohttp import web
 
-from datafast.testing.answers import build_answer
+from datafast.testing.answers import build_answer, estimate_tokens
 from datafast.testing.behavior import FaultPlanner, ServerBehavior
 from datafast.testing.protocols import PROTOCOLS, Protocol
+from datafast.testing.rate_limits import LIMIT_HEADERS, RateLimiter, Rejection, retry_headers
 from datafast.testing.records import RequestRecord, ServerStats, key_hash, prompt_hash
 from datafast.testing.schema_faker import SchemaError, SchemaFaker
 
 STATE_KEY: web.AppKey[ServerState] = web.AppKey("llm_test_server_state")
 
+_LIMIT_FIELDS = ("rpm_limit", "tpm_limit", "rate_burst_s")
+
 
 class ServerState:
-    """Everything one server instance remembers: behaviour, request log, counters. Loop-thread only."""
+    """Everything one server instance remembers: behaviour, request log, counters, rate-limit buckets.
+
+    Loop-thread only.
+    """
 
     def __init__(self, behavior: ServerBehavior | None = None) -> None:
         self.planner = FaultPlanner(behavior)
@@ -29,18 +35,29 @@ class ServerState:
         self.stats = ServerStats()
         self.seq = 0
         self._prompt_counts: dict[str, int] = {}
+        self.limiter = _limiter_for(self.planner.behavior)
 
     def reset(self) -> None:
-        """Forget the log, the counters and the per-prompt answer counters (behaviour is kept)."""
+        """Forget the log, the counters and the per-prompt answer counters, and refill the rate-limit buckets.
+
+        The behaviour is kept.
+        """
         self.log = []
         self.stats = ServerStats(in_flight=self.stats.in_flight, max_in_flight=self.stats.in_flight)
         self.seq = 0
         self._prompt_counts = {}
+        self.limiter = _limiter_for(self.planner.behavior)
 
     def update_behavior(self, changes: dict[str, Any], replace: bool = False) -> ServerBehavior:
-        """Change the behaviour (see :meth:`FaultPlanner.update`)."""
+        """Change the behaviour (see :meth:`FaultPlanner.update`).
+
+        The rate-limit buckets start again full when ``rpm_limit``, ``tpm_limit`` or ``rate_burst_s`` change.
+        """
+        before = self.planner.behavior
         current = self.planner.update(changes, replace=replace)
         self.faker.default_array_items = current.default_array_items
+        if any(getattr(before, name) != getattr(current, name) for name in _LIMIT_FIELDS):
+            self.limiter = _limiter_for(current)
         return current
 
     def answer_rng(self, phash: str) -> random.Random:
@@ -54,6 +71,12 @@ class ServerState:
         return [r.to_dict() for r in self.log if r.seq > since]
 
 
+def _limiter_for(behavior: ServerBehavior) -> RateLimiter | None:
+    if behavior.rpm_limit is None and behavior.tpm_limit is None:
+        return None
+    return RateLimiter(behavior.rpm_limit, behavior.tpm_limit, behavior.rate_burst_s)
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=json.dumps(body), status=status, headers=headers, content_type="application/json")
 
@@ -64,6 +87,17 @@ def _drop(request: web.Request) -> web.Response:
     if transport is not None:
         transport.close()
     return web.Response(status=500)
+
+
+def _too_many(protocol: Protocol, state: ServerState, record: RequestRecord, why: Rejection) -> web.Response:
+    """The 429 for a request over a per-minute limit (recorded with the ``429`` outcome, as an injected one)."""
+    record.outcome, record.status, record.rate_limited = "429", 429, True
+    state.stats.rate_limited += 1
+    message = (
+        f"Rate limit reached for {why.kind} per minute: limit {why.limit}. "
+        f"Please try again in {why.wait_s:.3g}s. (test server)"
+    )
+    return _json(protocol.rate_limited(message, why.wait_s, why.kind), 429, retry_headers(why.wait_s))
 
 
 def _reject(protocol: Protocol, record: RequestRecord, message: str) -> web.Response:
@@ -97,6 +131,12 @@ async def _serve(
     except SchemaError as exc:
         return _reject(protocol, record, f"invalid response schema: {exc}")
 
+    limiter = state.limiter
+    if limiter is not None:
+        rejection = limiter.admit(estimate_tokens(req.prompt_text))
+        if rejection is not None:
+            return _too_many(protocol, state, record, rejection)
+
     fault = state.planner.pick(req.prompt_text)
     record.outcome = fault
     if behavior.latency_s > 0:
@@ -119,6 +159,8 @@ async def _serve(
         record.outcome = "truncated"
     record.status = 200
     record.prompt_tokens, record.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    if limiter is not None:
+        limiter.charge_tokens(answer.completion_tokens)  # the prompt's tokens were taken on admission
     if behavior.log_bodies:
         record.content = answer.text
     return _json(protocol.success(req, answer, record.seq))
@@ -137,7 +179,11 @@ def _generation_handler(protocol: Protocol) -> Any:
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:
-            return await _serve(request, protocol, state, record)
+            response = await _serve(request, protocol, state, record)
+            limiter, write_headers = state.limiter, LIMIT_HEADERS.get(protocol.name)
+            if limiter is not None and write_headers is not None:
+                response.headers.update(write_headers(limiter.state()))
+            return response
         finally:
             record.end = time.monotonic()
             stats = state.stats  # a reset may have replaced the counters meanwhile

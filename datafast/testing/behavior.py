@@ -37,6 +37,11 @@ class ServerBehavior(BaseModel):
     Faults are chosen per generation request: first from ``script`` (one entry per request, in order; when
     ``script_match`` is set only requests whose prompt text contains it consume entries), otherwise at random
     with the ``rate_*`` probabilities drawn from a generator seeded with ``seed``.
+
+    ``rpm_limit`` and ``tpm_limit`` are enforced like provider rate limits, before any fault is chosen (see
+    :mod:`datafast.testing.rate_limits`): a token bucket per limit holding ``rate_burst_s`` seconds' worth of
+    it, refilled continuously. A request over a limit gets a 429 with ``Retry-After`` and takes nothing from
+    the buckets; OpenAI- and Anthropic-format responses advertise the limits in their providers' headers.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -61,6 +66,18 @@ class ServerBehavior(BaseModel):
     default_array_items: int = Field(default=3, ge=0, description="Items in arrays without size bounds.")
     honor_max_tokens: bool = Field(
         default=True, description="Cut answers longer than the request's max tokens (as 'truncated')."
+    )
+    rpm_limit: int | None = Field(
+        default=None, ge=1, description="Requests per minute; over it a 429 (None: no limit, no limit headers)."
+    )
+    tpm_limit: int | None = Field(
+        default=None, ge=1, description="Prompt plus completion tokens per minute (None: no limit)."
+    )
+    rate_burst_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=60.0,
+        description="Seconds' worth of rpm_limit/tpm_limit a full bucket holds: bursts beyond it get 429s.",
     )
     log_records: bool = Field(default=True, description="Keep one record per request (counters always run).")
     log_bodies: bool = Field(default=True, description="Keep prompt and answer text in the records.")

@@ -39,6 +39,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.add_argument(f"--rate-{fault}", type=float, default=None, help=f"probability of '{fault}'")
     parser.add_argument("--retry-after", type=float, default=None, help="Retry-After seconds sent with a 429")
     parser.add_argument("--hang", type=float, default=None, help="seconds a 'timeout' request is held")
+    parser.add_argument("--rpm", type=int, default=None, help="requests per minute before 429s (default: no limit)")
+    parser.add_argument("--tpm", type=int, default=None, help="tokens per minute before 429s (default: no limit)")
+    parser.add_argument(
+        "--rate-burst", type=float, default=None, help="seconds' worth of --rpm/--tpm a burst may use (default 10)"
+    )
     parser.add_argument("--no-log-bodies", action="store_true", help="keep records without prompt/answer text")
     parser.add_argument("--no-log", action="store_true", help="keep no records, only counters")
     parser.add_argument(
@@ -55,6 +60,9 @@ def behavior_from_args(args: argparse.Namespace) -> ServerBehavior:
         "seed": args.seed,
         "retry_after_s": args.retry_after,
         "hang_s": args.hang,
+        "rpm_limit": args.rpm,
+        "tpm_limit": args.tpm,
+        "rate_burst_s": args.rate_burst,
         **{f"rate_{f}": getattr(args, f"rate_{f}") for f in RATE_FAULTS},
     }
     fields.update({k: v for k, v in flags.items() if v is not None})

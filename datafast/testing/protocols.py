@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -67,6 +68,10 @@ class Protocol:
         """An error body in this protocol's own shape."""
         raise NotImplementedError
 
+    def rate_limited(self, message: str, retry_after_s: float, kind: str) -> dict[str, Any]:
+        """The 429 body for a request over the ``kind`` (``requests`` or ``tokens``) per-minute limit."""
+        return self.error(429, message)
+
 
 class OpenAIProtocol(Protocol):
     """``POST /v1/chat/completions`` (OpenAI chat completions)."""
@@ -127,6 +132,11 @@ class OpenAIProtocol(Protocol):
             500: ("server_error", None),
         }.get(status, ("invalid_request_error", None))
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+    def rate_limited(self, message: str, retry_after_s: float, kind: str) -> dict[str, Any]:
+        body = self.error(429, message)
+        body["error"]["type"] = kind
+        return body
 
 
 class AnthropicProtocol(Protocol):
@@ -237,6 +247,12 @@ class GeminiProtocol(Protocol):
     def error(self, status: int, message: str) -> dict[str, Any]:
         state = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 404: "NOT_FOUND"}.get(status, "INVALID_ARGUMENT")
         return {"error": {"code": status, "message": message, "status": state}}
+
+    def rate_limited(self, message: str, retry_after_s: float, kind: str) -> dict[str, Any]:
+        body = self.error(429, message)
+        delay = f"{max(1, math.ceil(retry_after_s))}s"
+        body["error"]["details"] = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]
+        return body
 
 
 class OllamaProtocol(Protocol):

@@ -29,6 +29,8 @@ class RequestRecord:
     ``start``/``end`` are ``time.monotonic()`` values of the serving process (``end`` is ``None`` while the
     request is in flight). ``prompt_text`` and ``content`` are empty when ``log_bodies`` is off.
     ``api_key_sha256`` is the SHA-256 of the key sent (see :func:`key_hash`), never the key itself.
+    ``rate_limited`` marks a 429 sent because ``rpm_limit``/``tpm_limit`` was exceeded (its ``outcome`` is
+    ``"429"``, as for an injected one).
     """
 
     seq: int
@@ -46,6 +48,7 @@ class RequestRecord:
     completion_tokens: int = 0
     has_auth: bool = False
     api_key_sha256: str | None = None
+    rate_limited: bool = False
     status: int = 0
     end: float | None = None
 
@@ -67,10 +70,15 @@ class RequestRecord:
 
 @dataclass(slots=True)
 class ServerStats:
-    """Counters since start or the last reset; they run even when records are not kept."""
+    """Counters since start or the last reset; they run even when records are not kept.
+
+    ``by_outcome["429"]`` counts every 429 sent, injected or not; ``rate_limited`` the part of them sent
+    because ``rpm_limit``/``tpm_limit`` was exceeded.
+    """
 
     total: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
+    rate_limited: int = 0
     by_protocol: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     max_in_flight: int = 0
