@@ -476,7 +476,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--latency", type=float, default=None, help="seconds of latency for A, C and D (0.3)")
     parser.add_argument("--concurrency", type=int, default=None, help="concurrency for A, B and D (64)")
     parser.add_argument("--rpm", type=int, default=None, help="run scenario D with this server limit (600)")
-    parser.add_argument("--datafast-python", default=str(REPO / ".venv" / "bin" / "python"))
+    venv_python = REPO / ".venv" / "bin" / "python"
+    parser.add_argument(
+        "--datafast-python",
+        default=str(venv_python if venv_python.exists() else sys.executable),
+        help="the interpreter for the datafast drivers (default: this checkout's .venv, else this one)",
+    )
     parser.add_argument("--datafast-src", default=str(REPO), help="the datafast checkout to measure")
     parser.add_argument(
         "--baseline", action="append", default=[], metavar="SRC", help="another datafast checkout (repeatable)"
