@@ -80,7 +80,7 @@ def test_give_up_after_bounded_attempts_records_the_reason_then_rerun_retries(ll
         status, attempts, error = db.execute(
             "SELECT status, attempts, last_error FROM items WHERE status = 'failed'"
         ).fetchone()
-    assert (status, attempts) == ("failed", 3) and "InternalServerError" in error
+    assert (status, attempts) == ("failed", 3) and "HTTP 500 server error" in error
     llm_server.reset()
     again = RawDataset(raw_config(path)).generate(llm, show_progress=False, retry=policy)
     assert not again.failures and len(llm_server.requests()) == 1

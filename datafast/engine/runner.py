@@ -6,6 +6,7 @@ those run as soon as it is in."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -311,7 +312,10 @@ async def run_work(
             await run_chain(item)
 
     try:
-        await asyncio.gather(*(worker(stream) for stream in streams for _ in range(stream.workers)))
+        async with contextlib.AsyncExitStack() as pools:
+            for provider in {id(p): p for stream in streams for p in stream.providers}.values():
+                await pools.enter_async_context(provider.http.held())
+            await asyncio.gather(*(worker(stream) for stream in streams for _ in range(stream.workers)))
     finally:
         stats.wall_seconds = time.monotonic() - started
     return stats

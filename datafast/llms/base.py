@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -13,11 +14,13 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from datafast._env import apply_offline_defaults
 from datafast._sync import run_sync
 from datafast.errors import ConfigError, MissingAPIKeyError
-from datafast.llms.failures import CallFailure, classify_litellm_error
+from datafast.llms.failures import CallFailure, redact
+from datafast.llms.http import HttpPool
+from datafast.llms.rate_limits import RateLimitHeaders
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
+from datafast.llms.wire import Route
 
 # LiteLLM builds a request's coroutine on a worker thread and then awaits it. A run cancelled (Ctrl-C) at that
 # moment drops the coroutine unawaited, and Python would print a RuntimeWarning about it: nothing was sent
@@ -77,6 +80,7 @@ class Completion:
     completion_tokens: int = 0
     cost_usd: float | None = None
     repaired: bool = False
+    limits: RateLimitHeaders | None = None  # the provider's rate limits, as this answer's headers told
 
 
 # Stands in for a key that is not set when a run is only planned (`datafast plan`); such a provider
@@ -156,6 +160,9 @@ class LLMProvider:
         if self.needs_api_key and not self.__api_key:
             variable = " or ".join(self.api_key_env)
             raise MissingAPIKeyError(f"{name} needs an API key: pass api_key=... or set {variable}")
+        self.http = HttpPool()
+        self._routes: dict[tuple[Any, ...], Route] = {}
+        self._route_lock = threading.Lock()
         if self.needs_api_base and not self.api_base:
             variable = " or ".join(self.api_base_env)
             raise ConfigError(
@@ -221,32 +228,56 @@ class LLMProvider:
             kwargs["response_format"] = response_format_for(response_model, self.string_max_length)
         return kwargs
 
+    def _route_key(self, response_model: type[BaseModel] | None, max_tokens: int | None) -> tuple[Any, ...]:
+        return (response_model, self.string_max_length, max_tokens)
+
+    def _prepare_route(self, response_model: type[BaseModel] | None, max_tokens: int | None) -> Route:
+        """The route for requests of this kind, built once (LiteLLM's parameter mapping, URL and headers)."""
+        key = self._route_key(response_model, max_tokens)
+        with self._route_lock:
+            route = self._routes.get(key)
+            if route is None:
+                kwargs = self._request_kwargs([], response_model, max_tokens)
+                route = self._routes[key] = Route(kwargs, self.name, self._secrets())
+            return route
+
+    async def _route(self, response_model: type[BaseModel] | None, max_tokens: int | None) -> Route:
+        route = self._routes.get(self._route_key(response_model, max_tokens))
+        if route is None:  # the first requests: LiteLLM may still be importing, so not on the event loop
+            route = await asyncio.get_running_loop().run_in_executor(
+                None, self._prepare_route, response_model, max_tokens
+            )
+        return route
+
     async def _call(
         self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
     ) -> Completion:
         if self.plan_only:
             variable = " or ".join(self.api_key_env)
             raise CallFailure("fatal", f"{self.name} has no API key (built to plan a run): set {variable}", None, 401)
-        apply_offline_defaults()
-        import litellm
+        route = await self._route(response_model, max_tokens)
+        data, body = route.encode(messages)
+        import aiohttp
 
-        litellm.suppress_debug_info = True
         try:
-            response = await litellm.acompletion(**self._request_kwargs(messages, response_model, max_tokens))
-        except CallFailure:
-            raise
-        except Exception as exc:  # LiteLLM raises many types; classify them all in one place.
-            raise classify_litellm_error(exc, self._secrets()) from None
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
-        cost = _response_cost(litellm, response)
+            async with self.http.session().post(
+                route.url, data=body, headers=route.headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+            ) as response:
+                status, headers, payload = response.status, response.headers, await response.read()
+        except TimeoutError:
+            raise CallFailure("transient", f"{self.name}: no answer within {self.timeout:.0f}s") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            message = redact(f"{self.name}: {type(exc).__name__}: {exc}", self._secrets())
+            raise CallFailure("transient", message) from None
+        answer = route.decode(status, headers, payload, messages, data)
         return Completion(
-            text=choice.message.content or "",
+            text=answer.text,
             parsed=None,
-            finish_reason=choice.finish_reason,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=cost,
+            finish_reason=answer.finish_reason,
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            cost_usd=answer.cost_usd,
+            limits=answer.limits,
         )
 
     async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
@@ -292,19 +323,13 @@ class LLMProvider:
         if (prompt is None) == (messages is None):
             raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
         msgs = messages if messages is not None else [{"role": "user", "content": prompt}]
-        completion = run_llm_work(self.acomplete(msgs, response_format))
+
+        async def ask() -> Completion:
+            async with self.http.held():
+                return await self.acomplete(msgs, response_format)
+
+        completion = run_llm_work(ask())
         return completion.parsed if response_format is not None else completion.text
-
-
-def _response_cost(litellm: Any, response: Any) -> float | None:
-    """The request's cost in USD: LiteLLM has usually priced it already; else ask it; None when unknown."""
-    known = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
-    if known is not None:
-        return float(known)
-    try:
-        return float(litellm.completion_cost(completion_response=response))
-    except Exception:  # a model missing from the price map: cost unknown, not an error
-        return None
 
 
 def _first_env(names: tuple[str, ...]) -> str | None:

@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from datafast._env import apply_offline_defaults
 from datafast.llms.base import Completion, LLMProvider, Messages
+from datafast.llms.wire import import_litellm
 
 
 class LocalProvider(LLMProvider):
@@ -89,12 +89,11 @@ class LocalProvider(LLMProvider):
         self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
     ) -> Completion:
         if self.api_base is None:
-            starting = asyncio.get_running_loop().run_in_executor(None, self._start_server)  # starts now
-            # LiteLLM's first import takes seconds: let it run here while the model loads in its own process.
-            apply_offline_defaults()
-            import litellm  # noqa: F401
-
-            await starting
+            loop = asyncio.get_running_loop()
+            # LiteLLM's first import takes seconds: let it run while the model loads in its own process.
+            await asyncio.gather(
+                loop.run_in_executor(None, self._start_server), loop.run_in_executor(None, import_litellm)
+            )
         completion = await super()._call(messages, response_model, max_tokens)
         completion.cost_usd = 0.0
         return completion
