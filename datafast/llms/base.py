@@ -261,7 +261,11 @@ class LLMProvider:
 
         try:
             async with self.http.session().post(
-                route.url, data=body, headers=route.headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                route.url,
+                data=body,
+                headers=route.headers,
+                proxy=route.proxy,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 status, headers, payload = response.status, response.headers, await response.read()
         except TimeoutError:

@@ -9,6 +9,19 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 
+def proxy_for(url: str) -> str | None:
+    """The HTTP(S) proxy the environment names for this URL (`HTTPS_PROXY`, `NO_PROXY`, ...), looked up once
+    per route: aiohttp's own `trust_env` reads the environment and `~/.netrc` again for every request."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    if not proxy or (parts.hostname and proxy_bypass(parts.hostname)):
+        return None
+    return proxy
+
+
 class HttpPool:
     """A provider's connection pool. `session()` gives the session of the running loop (made on first use;
     a session left from a closed loop is dropped); `held()` keeps it open for a run and closes it when the
@@ -25,7 +38,7 @@ class HttpPool:
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=True)
+            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True)
             self._loop = loop
         return self._session
 

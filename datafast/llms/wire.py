@@ -18,6 +18,7 @@ from typing import Any
 
 from datafast._env import apply_offline_defaults
 from datafast.llms.failures import CallFailure, redact
+from datafast.llms.http import proxy_for
 from datafast.llms.rate_limits import RateLimitHeaders
 
 Messages = list[dict[str, Any]]
@@ -96,6 +97,7 @@ class Route:
         )
         self.logging = _quiet_logging(model, self.optional, self.litellm_params)
         self.url, self.headers = self._endpoint(kwargs.get("api_base"))
+        self.proxy = proxy_for(self.url)
         self.timeout = float(kwargs.get("timeout") or 120.0)
         self.prices = _prices(litellm, model, provider)
 
