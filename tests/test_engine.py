@@ -12,7 +12,8 @@ from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine import RetryPolicy
-from datafast.engine.limits import AdaptiveConcurrency, TokenBucket
+from datafast.engine.lanes import Lane, LaneGroup
+from datafast.engine.limits import ConcurrencyLimit, TokenBucket
 from datafast.llms import OpenAICompatibleProvider, OpenAIProvider
 from datafast.schema.config import ClassificationDatasetConfig, PromptExpansionConfig, RawDatasetConfig
 
@@ -31,18 +32,21 @@ def lines(path):
 
 
 def test_429_storm_with_retry_after_slows_the_run_and_loses_nothing(llm_server, tmp_path):
-    llm_server.set_behavior(script=["429"] * 12, retry_after_s=0.3)
+    # Two whole waves of 429s: 8 in flight, then 6 (a quarter off after the first wave's 429s).
+    llm_server.set_behavior(script=["429"] * 14, retry_after_s=0.3)
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=8)
     started = time.monotonic()
-    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=FAST_RETRY)
+    # Retry-After is honoured up to the policy's max_delay.
+    policy = RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=1.0)
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=policy)
     elapsed = time.monotonic() - started
     assert not dataset.failures
     rows = lines(tmp_path / "out.jsonl")
     assert len(rows) == 36 * 2 and len({r["uuid"] for r in rows}) == 72
-    assert llm_server.stats().by_outcome == {"429": 12, "ok": 36}
+    assert llm_server.stats().by_outcome == {"429": 14, "ok": 36}
     provider_stats = dataset.stats.providers[llm.name]
-    assert provider_stats.rate_limited == 12
-    assert provider_stats.lowest_concurrency < 8  # it backed off
+    assert provider_stats.rate_limited == 14
+    assert provider_stats.lowest_concurrency == 6  # it backed off, without collapsing
     assert elapsed >= 0.3  # Retry-After was honoured
     # No request started while the provider was paused by a Retry-After it had already received.
     log = llm_server.requests()
@@ -180,40 +184,54 @@ def test_killed_run_resumes_with_every_item_exactly_once(llm_server, tmp_path, s
     assert len(second_run) == 60 - len(done_before)
 
 
-def test_adaptive_concurrency_halves_on_429_and_recovers():
+def test_concurrency_backs_off_by_a_quarter_on_429_once_per_cooldown_and_grows_back():
+    limit = ConcurrencyLimit(start=32, ceiling=32, cooldown=2.0)
+    limit.rate_limited(None, now=100.0)
+    assert limit.limit == 24  # a quarter off, not halved
+    limit.rate_limited(None, now=100.5)  # the same wave's 429s count once
+    assert limit.limit == 24
+    limit.rate_limited(0.5, now=103.0)
+    assert limit.limit == 18 and limit.paused_until == 103.5 and not limit.has_room(103.2)
+    assert limit.has_room(103.6)
+    for _ in range(200):
+        limit.answered(0.3)
+    assert limit.limit == 32 and limit.lowest == 18  # back to the user's ceiling, never past it
+
+
+def test_concurrency_grows_past_the_start_only_while_latency_holds():
+    limit = ConcurrencyLimit(start=32, ceiling=256)
+    for _ in range(100):
+        limit.answered(0.3)
+    grown = limit.limit
+    assert grown > 40
+    for _ in range(100):
+        limit.answered(1.0)  # the server slows down: no more growth
+    assert limit.limit == grown
+
+
+def test_lane_group_bounds_in_flight_and_spreads_by_latency():
     async def scenario():
-        limiter = AdaptiveConcurrency(8, cooldown=0.0)
-        await limiter.acquire()
-        await limiter.release(succeeded=False, rate_limited=True, retry_after=0.05)
-        assert limiter.limit == 4
-        started = time.monotonic()
-        await limiter.acquire()
-        assert time.monotonic() - started >= 0.04  # paused by Retry-After
-        await limiter.release(succeeded=True, rate_limited=False)
-        for _ in range(40):
-            await limiter.acquire()
-            await limiter.release(succeeded=True, rate_limited=False)
-        assert limiter.limit == 8
-
-    asyncio.run(scenario())
-
-
-def test_adaptive_concurrency_bounds_in_flight():
-    async def scenario():
-        limiter = AdaptiveConcurrency(3)
-        peak = 0
+        fast = OpenAICompatibleProvider("m", api_base="http://127.0.0.1:1/v1", max_concurrency=3)
+        slow = OpenAICompatibleProvider("m", api_base="http://127.0.0.1:2/v1", max_concurrency=3)
+        lanes = [Lane(fast), Lane(slow)]
+        lanes[0].concurrency.latency, lanes[1].concurrency.latency = 0.1, 1.0
+        group = LaneGroup(lanes)
+        peak = {id(lane): 0 for lane in lanes}
+        used = {id(lane): 0 for lane in lanes}
 
         async def job():
-            nonlocal peak
-            await limiter.acquire()
-            peak = max(peak, limiter.in_flight)
-            await asyncio.sleep(0.01)
-            await limiter.release(succeeded=True, rate_limited=False)
+            lane = await group.acquire()
+            used[id(lane)] += 1
+            peak[id(lane)] = max(peak[id(lane)], lane.concurrency.in_flight)
+            await asyncio.sleep(0.01 if lane is lanes[0] else 0.05)
+            await group.release(lane)
 
-        await asyncio.gather(*(job() for _ in range(30)))
-        return peak
+        await asyncio.gather(*(job() for _ in range(40)))
+        return peak, used, lanes
 
-    assert asyncio.run(scenario()) == 3
+    peak, used, lanes = asyncio.run(scenario())
+    assert max(peak.values()) == 3
+    assert used[id(lanes[0])] > used[id(lanes[1])]
 
 
 def test_token_bucket_rate_and_refund():

@@ -1,7 +1,8 @@
 """How requests run: work items, the concurrent scheduler, retries. Knows nothing of dataset types."""
 
+from datafast.engine.ledger import ProviderStats, RunStats
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import ProviderStats, RunObserver, RunStats, Stream, run_work
+from datafast.engine.runner import RunObserver, Scheduler, Stream, run_work
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 
@@ -11,6 +12,7 @@ __all__ = [
     "RunObserver",
     "RunStats",
     "RunStore",
+    "Scheduler",
     "Stream",
     "WorkItem",
     "record_uuid",

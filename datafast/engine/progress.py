@@ -1,4 +1,4 @@
-"""A run's progress: done/total, rate, ETA, tokens, cost, retries and failures."""
+"""A run's progress: done/total, rate, ETA, tokens, cost, retries and failures, read from its ledger."""
 
 from __future__ import annotations
 
@@ -16,38 +16,38 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from datafast.engine.ledger import RunStats
+
 
 class RunProgress:
-    """Shows progress on stderr while a run goes: a live bar on a terminal or in a notebook; elsewhere (a
-    log file, CI), where a bar would only be drawn once at the end, a plain line every `every` seconds and
-    one at the end. Does nothing when `enabled` is false."""
+    """Shows a run's ledger on stderr while the run goes: a live bar on a terminal or in a notebook;
+    elsewhere (a log file, CI), where a bar would only be drawn once at the end, a plain line every `every`
+    seconds and one at the end. Does nothing when `enabled` is false. The ledger calls `refresh` after each
+    change; the bar is redrawn at most every `_MIN_REDRAW` seconds."""
+
+    _MIN_REDRAW = 0.1
 
     def __init__(self, enabled: bool, description: str, *, console: Console | None = None, every: float = 10.0) -> None:
         self.enabled = enabled
         self.description = description
         self.every = every
         self.total = 0
-        self.done = 0
-        self.tokens = 0
-        self.cost = 0.0
-        self.retries = 0
-        self.failures = 0
-        self.resumed = 0
-        self.asked_again = 0
+        self.ledger = RunStats()
         self._console = console
         self._bar: Progress | None = None
         self._task: TaskID | None = None
         self._lines: Console | None = None
-        self._sent_done = 0  # requests answered in this run, not found done by an earlier one
         self._started = 0.0
         self._last_line = 0.0
+        self._last_draw = 0.0
         self._printed: tuple[int, int, int, int, int] | None = None
 
-    def start(self, total: int, already_done: int) -> None:
+    def start(self, total: int, ledger: RunStats) -> None:
+        self.total, self.ledger = total, ledger
         if not self.enabled:
             return
+        ledger.listener = self.refresh
         console = self._console or Console(stderr=True)
-        self.total, self.done = total, already_done
         self._started = self._last_line = time.monotonic()
         if not (console.is_terminal or console.is_jupyter):
             self._lines = console
@@ -65,51 +65,40 @@ class RunProgress:
             transient=False,
         )
         self._bar.start()
-        self._task = self._bar.add_task(self.description, total=total, completed=already_done, rate="", extra="")
-
-    def advance(self, tokens: int = 0, cost: float = 0.0, failed: bool = False, resumed: bool = False) -> None:
-        """One request finished (or was found finished by an earlier run: `resumed`)."""
-        self.done += 1
-        self._sent_done += int(not resumed)
-        self.resumed += int(resumed)
-        self.tokens += tokens
-        self.cost += cost
-        self.failures += int(failed)
-        self._refresh(advance=1)
-
-    def spent(self, tokens: int, cost: float) -> None:
-        """An answer was paid for but not used (the dataset type rejected it)."""
-        self.tokens += tokens
-        self.cost += cost
-        self._refresh(advance=0)
-
-    def retry(self, asked_again: bool = False) -> None:
-        """A request is tried again: after a failure, or (`asked_again`) after an unusable answer."""
-        if asked_again:
-            self.asked_again += 1
-        else:
-            self.retries += 1
-        self._refresh(advance=0)
+        self._task = self._bar.add_task(self.description, total=total, completed=ledger.done, rate="", extra="")
 
     def _extra(self) -> str:
+        ledger = self.ledger
         # No cost before anything has one: the built-in model and self-hosted ones are free, or not priced.
-        extra = f"{self.tokens:,} tok" + (f" ${self.cost:.4f}" if self.cost else "")
-        if self.resumed:
-            extra += f" resumed {self.resumed:,}"
-        if self.retries:
-            extra += f" retries {self.retries}"
-        if self.asked_again:
-            extra += f" asked again {self.asked_again}"
-        if self.failures:
-            extra += f" [red]failed {self.failures}[/red]"
+        extra = f"{ledger.tokens:,} tok" + (f" ${ledger.cost_usd:.4f}" if ledger.cost_usd else "")
+        if ledger.resumed:
+            extra += f" resumed {ledger.resumed:,}"
+        if ledger.retries:
+            extra += f" retries {ledger.retries}"
+        if ledger.asked_again:
+            extra += f" asked again {ledger.asked_again}"
+        if ledger.failed:
+            extra += f" [red]failed {ledger.failed}[/red]"
         return extra
 
-    def _refresh(self, advance: int) -> None:
+    def _rate(self, now: float) -> float:
+        """Requests answered this run per second (resumed ones came from the store, not the provider)."""
+        sent = self.ledger.succeeded + self.ledger.failed
+        return sent / (now - self._started) if sent and now > self._started else 0.0
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
         if self._bar is not None and self._task is not None:
-            speed = self._bar.tasks[0].finished_speed or self._bar.tasks[0].speed
-            rate = f"{speed:.1f} req/s" if speed else ""
-            self._bar.update(self._task, advance=advance, rate=rate, extra=self._extra())
-        elif self._lines is not None and time.monotonic() - self._last_line >= self.every:
+            if force or now - self._last_draw >= self._MIN_REDRAW:
+                self._last_draw = now
+                rate = self._rate(now)
+                self._bar.update(
+                    self._task,
+                    completed=self.ledger.done,
+                    rate=f"{rate:.1f} req/s" if rate else "",
+                    extra=self._extra(),
+                )
+        elif self._lines is not None and now - self._last_line >= self.every:
             self._print_line()
 
     def _print_line(self) -> None:
@@ -117,23 +106,27 @@ class RunProgress:
         now = time.monotonic()
         self._last_line = now
         self._printed = self._state()
-        rate = self._sent_done / (now - self._started) if now > self._started else 0.0
-        speed = f", {rate:.1f} req/s" if self._sent_done else ""
-        eta = f", eta {_duration((self.total - self.done) / rate)}" if rate and self.done < self.total else ""
-        line = f"{escape(self.description)}: {self.done:,}/{self.total:,} requests{speed}{eta}, "
+        done = self.ledger.done
+        rate = self._rate(now)
+        speed = f", {rate:.1f} req/s" if rate else ""
+        eta = f", eta {_duration((self.total - done) / rate)}" if rate and done < self.total else ""
+        line = f"{escape(self.description)}: {done:,}/{self.total:,} requests{speed}{eta}, "
         self._lines.print(line + self._extra(), highlight=False, soft_wrap=True)
 
     def stop(self) -> None:
         if self._bar is not None:
+            self.refresh(force=True)
             self._bar.stop()
             self._bar = None
         if self._lines is not None:
             if self._state() != self._printed:  # the last periodic line may already say it all
                 self._print_line()
             self._lines = None
+        self.ledger.listener = None
 
     def _state(self) -> tuple[int, int, int, int, int]:
-        return (self.done, self.tokens, self.retries, self.asked_again, self.failures)
+        ledger = self.ledger
+        return (ledger.done, ledger.tokens, ledger.retries, ledger.asked_again, ledger.failed)
 
 
 def _duration(seconds: float) -> str:

@@ -21,6 +21,8 @@ class RetryPolicy:
     max_rejections: int = 2
     base_delay: float = 1.0
     max_delay: float = 60.0
+    # 429s are waited out, not counted as attempts: a request gives up only after this long rate-limited.
+    max_rate_limit_wait: float = 600.0
 
     def should_retry(self, failure: CallFailure, attempts: int) -> bool:
         return failure.kind in ("rate_limit", "transient") and attempts < self.max_attempts

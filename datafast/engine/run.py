@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
+from datafast.engine.ledger import RunStats
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import RunStats, Stream, run_work
+from datafast.engine.runner import Stream, run_work
 from datafast.engine.sink import RecordSink
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
@@ -134,7 +135,6 @@ class DatasetRun:
         )
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
-        self.resumed_requests = 0
 
     async def execute(self) -> RunStats:
         check_output_path(self.sink.output.path)
@@ -150,10 +150,17 @@ class DatasetRun:
         with self._open_store(bool(self.sink.written_requests)) as store, self.sink:
             streams = [self._stream(binding) for binding in self.bindings]
             total = self.dataset.num_requests() * len(self.bindings)
-            self.progress.start(total, 0)
+            stats = RunStats()
+            self.progress.start(total, stats)
             try:
-                stats = await run_work(
-                    streams, _Observer(self), store, done=store.done_keys(), policy=self.retry, max_cost=self.max_cost
+                await run_work(
+                    streams,
+                    _Observer(self),
+                    store,
+                    done=store.done_keys(),
+                    policy=self.retry,
+                    max_cost=self.max_cost,
+                    stats=stats,
                 )
             finally:
                 self.progress.stop()
@@ -178,7 +185,7 @@ class DatasetRun:
     def _stream(self, binding: dict[str, LLMProvider]) -> Stream:
         providers = list({id(p): p for p in binding.values()}.values())
         items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
-        return Stream(items, providers, workers=sum(p.max_concurrency for p in providers))
+        return Stream(items, providers)
 
     def _open_store(self, output_has_records: bool) -> RunStore:
         fingerprint = config_fingerprint(self.dataset)
@@ -203,7 +210,7 @@ class DatasetRun:
             "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
             "output_file": str(self.sink.output.path),
             "requests_total": total,
-            "requests_resumed": self.resumed_requests,
+            "requests_resumed": stats.resumed,
             "records_written": self.sink.kept,
             "records_dropped": dict(self.sink.dropped_by_reason),
             "dropped_file": str(self.sink.dropped.path),
@@ -216,7 +223,7 @@ class DatasetRun:
         os.replace(tmp, self.folder / "summary.json")
 
     def _raise_if_nothing_worked(self, stats: RunStats, total: int) -> None:
-        if stats.aborted_providers or (stats.failed and not stats.succeeded and not self.resumed_requests):
+        if stats.aborted_providers or (stats.failed and not stats.succeeded and not stats.resumed):
             reasons = "; ".join(f"{name}: {msg}" for name, msg in stats.aborted_providers.items())
             first = self.dataset.failures[0].reason if self.dataset.failures else ""
             raise ProviderError(
@@ -235,7 +242,7 @@ class DatasetRun:
 
 
 class _Observer:
-    """Turns engine outcomes into records in the JSONL file, failures on the dataset, and progress."""
+    """Turns engine outcomes into records in the JSONL file and failures on the dataset."""
 
     def __init__(self, run: DatasetRun) -> None:
         self.run = run
@@ -248,31 +255,24 @@ class _Observer:
             follow = [work_item(ask, link.binding, follow_up=True) for ask in outcome.then]
         except ValueError as exc:  # pydantic's ValidationError is one too
             reason = "records did not validate" if isinstance(exc, ValidationError) else "answer rejected"
-            self._reject(completion, f"{reason}: {exc}", paid=not resumed)
+            self._reject(f"{reason}: {exc}")
         # An answer worth nothing (a small model's date, product code or two words; an empty list) is asked
         # again while asks are left: a sampled model answers differently. The last answer is taken as it is.
         # A later step's records hold text of earlier steps (an MCQ question), which asking again cannot change.
         asks_left = not resumed and not link.follow_up and item.rejections < run.retry.max_rejections
         if asks_left and not records and not follow:
-            self._reject(completion, "the answer holds no record")
+            self._reject("the answer holds no record")
         if records and item.key not in run.sink.written_requests:
             judged = run.sink.judge(records, truncated=completion.finish_reason == "length")
             flaws = {j.flaw for j in judged}
             if asks_left and flaws <= RESAMPLE_REASONS:
-                self._reject(completion, f"no usable record ({', '.join(sorted(map(str, flaws)))})")
+                self._reject(f"no usable record ({', '.join(sorted(map(str, flaws)))})")
             run.sink.write(judged)
-        if resumed:
-            run.resumed_requests += 1
-            run.progress.advance(resumed=True)
-        else:
-            run.progress.advance(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
         return follow
 
-    def _reject(self, completion: Completion, why: str, *, paid: bool = True) -> NoReturn:
-        """Turn the answer down; the runner asks again while asks are left. `paid`: it was not read back
-        from the store, so its tokens count."""
-        if paid:
-            self.run.progress.spent(completion.prompt_tokens + completion.completion_tokens, completion.cost_usd or 0.0)
+    @staticmethod
+    def _reject(why: str) -> NoReturn:
+        """Turn the answer down; the scheduler asks again while asks are left."""
         raise CallFailure("invalid_response", why) from None
 
     def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
@@ -283,8 +283,6 @@ class _Observer:
             FailedRequest(item.key, item.provider.model_id, str(prompt), failure.kind, failure.message)
         )
         log.warning("request %s to %s failed: %s", item.key[:12], item.provider.name, failure.message)
-        self.run.progress.advance(failed=True)
 
     def on_retry(self, item: WorkItem, failure: CallFailure, delay: float) -> None:
         log.debug("retrying %s in %.1fs after %s", item.key[:12], delay, failure.message)
-        self.run.progress.retry(asked_again=failure.kind == "invalid_response")

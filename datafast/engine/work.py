@@ -48,7 +48,8 @@ def record_uuid(key: str, index: int) -> str:
 @dataclass
 class WorkItem:
     """One request for the engine: what to send, to whom, at which step, and the caller's context.
-    `attempts` counts the requests sent for it, `rejections` the answers its observer turned down."""
+    `attempts` counts the requests sent for it that failed or were answered (not those turned away with a 429),
+    `rejections` the answers its observer turned down."""
 
     key: str
     provider: LLMProvider
@@ -58,3 +59,4 @@ class WorkItem:
     context: Any = None
     attempts: int = field(default=0)
     rejections: int = field(default=0)
+    rate_limit_waits: int = field(default=0)  # 429s in a row: they wait, they are not attempts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import os
 import sys
 import threading
@@ -97,9 +98,15 @@ class LLMProvider:
     `string_max_length` adds a `maxLength` to every string of the response schema: small self-hosted
     models otherwise often write until the token limit and never close their JSON.
 
-    `max_concurrency` defaults to 32 requests in flight for hosted APIs (a 429 halves it until the
-    provider recovers, so a low rate tier settles by itself) and to 4 for Ollama, which queues what it
-    cannot run at once and would time requests out.
+    `max_concurrency` is a hard ceiling when given. Left out, a run starts at 32 requests in flight for
+    hosted APIs (4 for Ollama, which queues what it cannot run at once and would time requests out) and
+    grows while answers come back without 429s and without slowing down; the requests and tokens per
+    minute the provider advertises in its rate-limit headers pace it when `rpm_limit`/`tpm_limit` are not
+    given. A 429 takes a quarter off the concurrency and honours the server's Retry-After.
+
+    `api_base` may be a list (or a comma-separated environment variable): several servers of one model
+    (a fleet of vLLM or llama.cpp servers, several regions), each its own lane with its own limits, the
+    load spread by how fast each answers. Answers do not depend on which endpoint gave them.
     """
 
     provider_name: ClassVar[str] = ""
@@ -118,7 +125,7 @@ class LLMProvider:
         model_id: str | None = None,
         *,
         api_key: str | None = None,
-        api_base: str | None = None,
+        api_base: str | list[str] | None = None,
         temperature: float | None = None,
         max_completion_tokens: int | None = None,
         top_p: float | None = None,
@@ -152,10 +159,17 @@ class LLMProvider:
         self.top_p = top_p
         self.timeout = float(timeout)
         self.max_concurrency: int = max_concurrency or self.default_max_concurrency
+        self.max_concurrency_given = max_concurrency is not None
         self.rpm_limit = rpm_limit
         self.tpm_limit = tpm_limit
         self.string_max_length = string_max_length
-        self.api_base = _normalise_base(api_base or _first_env(self.api_base_env) or self.default_api_base)
+        bases = api_base or _first_env(self.api_base_env) or self.default_api_base
+        if isinstance(bases, str):
+            bases = bases.split(",")
+        self.api_bases: list[str] = [b for b in (_normalise_base(base) for base in bases or []) if b]
+        if isinstance(api_base, list) and not self.api_bases:
+            raise ConfigError(f"{name}: api_base is an empty list; give at least one URL")
+        self.api_base = self.api_bases[0] if self.api_bases else None
         self.__api_key = api_key or _first_env(self.api_key_env) or self.default_api_key
         if self.needs_api_key and not self.__api_key:
             variable = " or ".join(self.api_key_env)
@@ -163,6 +177,7 @@ class LLMProvider:
         self.http = HttpPool()
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._route_lock = threading.Lock()
+        self._building: dict[tuple[Any, ...], asyncio.Future[Route]] = {}
         if self.needs_api_base and not self.api_base:
             variable = " or ".join(self.api_base_env)
             raise ConfigError(
@@ -170,8 +185,23 @@ class LLMProvider:
                 f"or set {variable}"
             )
 
+    def endpoints(self) -> list[LLMProvider]:
+        """One provider per endpoint: itself when it has one, else a copy per `api_base` (same model, same
+        parameters and so the same work keys; each with its own connections)."""
+        if len(self.api_bases) <= 1:
+            return [self]
+        copies = []
+        for base in self.api_bases:
+            endpoint = copy.copy(self)
+            endpoint.api_base, endpoint.api_bases = base, [base]
+            endpoint.http = HttpPool()
+            endpoint._routes, endpoint._route_lock, endpoint._building = {}, threading.Lock(), {}
+            copies.append(endpoint)
+        return copies
+
     def __repr__(self) -> str:
-        base = f", api_base={self.api_base!r}" if self.api_base else ""
+        shown = self.api_bases if len(self.api_bases) > 1 else self.api_base
+        base = f", api_base={shown!r}" if shown else ""
         return f"{type(self).__name__}(model_id={self.model_id!r}{base})"
 
     @property
@@ -242,11 +272,16 @@ class LLMProvider:
             return route
 
     async def _route(self, response_model: type[BaseModel] | None, max_tokens: int | None) -> Route:
-        route = self._routes.get(self._route_key(response_model, max_tokens))
+        key = self._route_key(response_model, max_tokens)
+        route = self._routes.get(key)
         if route is None:  # the first requests: LiteLLM may still be importing, so not on the event loop
-            route = await asyncio.get_running_loop().run_in_executor(
-                None, self._prepare_route, response_model, max_tokens
-            )
+            loop = asyncio.get_running_loop()
+            building = self._building.get(key)
+            if building is None or building.get_loop() is not loop:
+                building = self._building[key] = asyncio.ensure_future(
+                    loop.run_in_executor(None, self._prepare_route, response_model, max_tokens)
+                )
+            route = await asyncio.shield(building)
         return route
 
     async def _call(
