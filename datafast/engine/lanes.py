@@ -16,7 +16,7 @@ from datafast.llms.rate_limits import RateLimitHeaders
 _FIRST_COMPLETION_GUESS = 512
 # Seconds' worth of a per-minute limit learned from headers that may go out at once: providers enforce
 # their per-minute limits over shorter windows.
-_LEARNED_BURST_S = 2.0
+_LEARNED_BURST_S = 1.0
 
 
 class Lane:
@@ -29,9 +29,22 @@ class Lane:
         self.concurrency = ConcurrencyLimit(provider.max_concurrency, ceiling)
         self.requests = TokenBucket(provider.rpm_limit) if provider.rpm_limit else None
         self.tokens = TokenBucket(provider.tpm_limit) if provider.tpm_limit else None
+        self.sent = 0  # requests sent through this lane
         self.learned_rpm: int | None = None
         self.learned_tpm: int | None = None
         self.mean_completion = float(provider.max_completion_tokens or _FIRST_COMPLETION_GUESS)
+        # With no limits given, an API that advertises its own gets one request first: its answer's headers
+        # pace the rest, instead of a first wave sent blind into the provider's limit.
+        self.probing = provider.advertises_rate_limits and not provider.rpm_limit and not provider.tpm_limit
+        self._opened_limit = self.concurrency.limit
+        if self.probing:
+            self.concurrency.limit = 1
+
+    def open(self) -> None:
+        """The first answer (or failure) is in: the lane opens to its starting concurrency."""
+        if self.probing:
+            self.probing = False
+            self.concurrency.limit = max(self.concurrency.limit, self._opened_limit)
 
     def estimate_tokens(self, item: WorkItem) -> float:
         chars = sum(len(str(m.get("content", ""))) for m in item.messages)
@@ -44,30 +57,33 @@ class Lane:
         if self.tokens:
             await self.tokens.take(estimate)
 
-    def answered(self, completion: Completion, estimate: float, seconds: float) -> None:
+    def answered(self, completion: Completion, estimate: float, seconds: float, sent_since: int) -> None:
         used = completion.prompt_tokens + completion.completion_tokens
         if self.tokens:
             self.tokens.refund(estimate - used)
         self.mean_completion = 0.9 * self.mean_completion + 0.1 * completion.completion_tokens
         self.concurrency.answered(seconds)
         if completion.limits is not None:
-            self.learn(completion.limits)
+            self.learn(completion.limits, sent_since)
 
-    def learn(self, limits: RateLimitHeaders) -> None:
-        """Pace by the limits the provider advertises, where the user set none."""
+    def learn(self, limits: RateLimitHeaders, sent_since: int) -> None:
+        """Pace by the limits the provider advertises, where the user set none: a bucket per limit, refilled
+        at the advertised rate and never holding more than the provider said was left, less what this lane
+        sent after the request that brought the news (the provider had not seen those yet)."""
         if not self.provider.rpm_limit and limits.requests_limit:
-            self.requests = self._learned(self.requests, limits.requests_limit, limits.requests_remaining)
+            self.requests = self._learned(self.requests, limits.requests_limit, limits.requests_remaining, sent_since)
             self.learned_rpm = limits.requests_limit
         if not self.provider.tpm_limit and limits.tokens_limit:
-            self.tokens = self._learned(self.tokens, limits.tokens_limit, limits.tokens_remaining)
+            tokens_since = sent_since * self.mean_completion
+            self.tokens = self._learned(self.tokens, limits.tokens_limit, limits.tokens_remaining, tokens_since)
             self.learned_tpm = limits.tokens_limit
 
     @staticmethod
-    def _learned(bucket: TokenBucket | None, per_minute: int, remaining: int | None) -> TokenBucket:
+    def _learned(bucket: TokenBucket | None, per_minute: int, remaining: int | None, since: float) -> TokenBucket:
         if bucket is None or bucket.per_minute != per_minute:
             bucket = TokenBucket(per_minute, burst=max(1.0, per_minute / 60 * _LEARNED_BURST_S))
         if remaining is not None:
-            bucket.hold_at_most(remaining)
+            bucket.hold_at_most(remaining - since)
         return bucket
 
 

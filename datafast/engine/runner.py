@@ -246,6 +246,8 @@ class Scheduler:
             if pause > 0:  # a 429 came back while this one waited for its turn
                 await asyncio.sleep(pause)
             item.attempts += 1
+            lane.sent += 1
+            mark = lane.sent
             started = time.monotonic()
             # A guard above the provider's own timeout: a request and its repair retry, plus slack.
             guard = 2 * lane.provider.timeout + 10
@@ -254,13 +256,16 @@ class Scheduler:
             except TimeoutError:
                 raise CallFailure("transient", f"no answer within {guard:.0f}s") from None
             except CallFailure as failure:
+                if failure.limits is not None:
+                    lane.learn(failure.limits, lane.sent - mark)
                 if failure.kind == "rate_limit":
                     pause = min(failure.retry_after, self.policy.max_delay) if failure.retry_after else None
                     lane.concurrency.rate_limited(pause, time.monotonic())
                 raise
-            lane.answered(completion, estimate, time.monotonic() - started)
+            lane.answered(completion, estimate, time.monotonic() - started, lane.sent - mark)
             return completion
         finally:
+            lane.open()
             await group.release(lane)
 
     async def _store(self, item: WorkItem, completion: Completion, request: str, first_try: float) -> None:

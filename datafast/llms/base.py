@@ -119,6 +119,9 @@ class LLMProvider:
     default_api_base: ClassVar[str | None] = None
     default_api_key: ClassVar[str | None] = None
     default_max_concurrency: ClassVar[int] = 32
+    # Whether the API sends rate-limit headers: a run with no limits given then sends one request first and
+    # paces the rest by what its answer's headers say, rather than a blind first wave of 429s.
+    advertises_rate_limits: ClassVar[bool] = False
 
     def __init__(
         self,

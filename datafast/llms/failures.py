@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from datafast.llms.rate_limits import RateLimitHeaders
 
 FailureKind = Literal["rate_limit", "transient", "invalid_response", "fatal"]
 
@@ -21,6 +24,7 @@ class CallFailure(Exception):
     message: str
     retry_after: float | None = None
     status_code: int | None = None
+    limits: RateLimitHeaders | None = None  # the provider's rate limits, when its error response told them
 
     def __str__(self) -> str:
         return self.message

@@ -15,6 +15,7 @@ class OpenAIProvider(LLMProvider):
     default_model_id: ClassVar[str | None] = "gpt-4.1-mini"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
+    advertises_rate_limits: ClassVar[bool] = True
 
 
 class AnthropicProvider(LLMProvider):
@@ -25,6 +26,7 @@ class AnthropicProvider(LLMProvider):
     default_model_id: ClassVar[str | None] = "claude-haiku-4-5-20251001"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
+    advertises_rate_limits: ClassVar[bool] = True
 
 
 class GeminiProvider(LLMProvider):

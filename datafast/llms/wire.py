@@ -196,7 +196,9 @@ class Route:
         """The answer of a 2xx response, or the CallFailure an error status or an unreadable body means."""
         limits = RateLimitHeaders.parse(headers)
         if status >= 300:
-            raise self._failure(status, headers, body)
+            failure = self._failure(status, headers, body)
+            failure.limits = limits
+            raise failure
         import httpx
         from litellm.types.utils import ModelResponse
 
