@@ -119,6 +119,7 @@ def main(spec_path: str) -> int:
                 "cpu_seconds": cpu_seconds,
                 "import_seconds": import_seconds,
                 "t0_monotonic": t0_monotonic,
+                "done_monotonic": time.monotonic(),  # the caller reads how long the exit took from it
                 "answers": len(rows),
                 "failed": getattr(stats, "failed", None),
                 "rows": texts,

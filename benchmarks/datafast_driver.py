@@ -84,6 +84,7 @@ def main(spec_path: str) -> int:
                 "cpu_seconds": cpu_seconds,
                 "import_seconds": import_seconds,
                 "t0_monotonic": t0_monotonic,
+                "done_monotonic": time.monotonic(),  # the caller reads how long the exit took from it
                 "answers": getattr(stats, "succeeded", None),
                 "failed": len(failures),
                 "failures_by_reason": dict(getattr(stats, "failures_by_reason", None) or {}),

@@ -202,10 +202,13 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_child(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> tuple[str, int, float, float]:
-    """Run a driver; returns its stdout, exit code, wall time (start to exit) and CPU (all of its process)."""
+def run_child(
+    cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> tuple[str, int, float, float, float, float]:
+    """Run a driver; returns its stdout, exit code, wall time (start to exit), CPU (all of its process), and
+    the `time.monotonic()` readings of its start and exit."""
     with open(log_path, "w") as log:
-        cpu0, started = _children_cpu_s(), time.perf_counter()
+        cpu0, started, start_mono = _children_cpu_s(), time.perf_counter(), time.monotonic()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=cwd, text=True)
         try:
             out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
@@ -213,8 +216,9 @@ def run_child(cmd: list[str], env: dict[str, str], cwd: Path, log_path: Path) ->
             proc.kill()
             out, _ = proc.communicate()
         whole = time.perf_counter() - started
+        exit_mono = time.monotonic()
         cpu = _children_cpu_s() - cpu0
-    return out, proc.returncode, whole, cpu
+    return out, proc.returncode, whole, cpu, start_mono, exit_mono
 
 
 def _last_json(out: str) -> dict[str, Any]:
@@ -230,6 +234,7 @@ def run_once(scenario: Scenario, round_no: int, system: System, args: argparse.N
     from datafast.testing import LLMTestServer
 
     rundir.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]  # other work on the machine skews a run: printed with it
     topics = topics_for(scenario.requests)
     behavior: dict[str, Any] = {"latency_s": scenario.latency_s, "default_array_items": SAMPLES, "log_bodies": False}
     if scenario.rpm:
@@ -262,8 +267,8 @@ def run_once(scenario: Scenario, round_no: int, system: System, args: argparse.N
                 "num_samples": SAMPLES,
                 "max_concurrent_requests": scenario.concurrency,
                 # with a server limit, Curator reads the request budget from the server's headers
-                "max_requests_per_minute": None if scenario.rpm else CURATOR_HIGH_RPM,
-                "max_tokens_per_minute": CURATOR_HIGH_TPM,
+                "max_requests_per_minute": None if scenario.rpm or args.curator_default_budget else CURATOR_HIGH_RPM,
+                "max_tokens_per_minute": None if args.curator_default_budget else CURATOR_HIGH_TPM,
                 "cache_dir": str(rundir / "curator-cache"),
             }
             if args.curator_rich:
@@ -285,9 +290,9 @@ def run_once(scenario: Scenario, round_no: int, system: System, args: argparse.N
         if system.kind == "df036":
             with ResponsesShim(server.openai_base) as shim:
                 env["OPENAI_BASE_URL"] = shim.openai_base
-                out, code, whole, process_cpu = run_child(cmd, env, rundir, log_path)
+                out, code, whole, process_cpu, start_mono, exit_mono = run_child(cmd, env, rundir, log_path)
         else:
-            out, code, whole, process_cpu = run_child(cmd, env, rundir, log_path)
+            out, code, whole, process_cpu, start_mono, exit_mono = run_child(cmd, env, rundir, log_path)
         stats = server.stats()
         records = server.requests()
 
@@ -300,7 +305,12 @@ def run_once(scenario: Scenario, round_no: int, system: System, args: argparse.N
     result = _last_json(out)
     t0 = result["t0_monotonic"]
     ends = [r.end for r in records if r.end is not None]
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"load": load}
+    import_s = result.get("import_seconds", result.get("import_s"))
+    if import_s is not None:  # process start to the driver's first import (the interpreter's own start-up)
+        info["startup_s"] = t0 - import_s - start_mono
+    if result.get("done_monotonic") is not None:  # result printed to process gone (atexit, threads, teardown)
+        info["exit_s"] = exit_mono - result["done_monotonic"]
     for name in ("rpm", "tpm", "version", "datafast_file", "failed", "failures_by_reason", "expected_rows"):
         if result.get(name):
             info[name] = result[name]
@@ -317,7 +327,7 @@ def run_once(scenario: Scenario, round_no: int, system: System, args: argparse.N
         process_cpu_s=process_cpu,
         cpu_s=result.get("cpu_seconds"),
         setup_s=result.get("setup_seconds"),
-        import_s=result.get("import_seconds", result.get("import_s")),
+        import_s=import_s,
         answers=result.get("answers"),
         rows=result.get("rows"),
         concurrency=result.get("concurrency", 1 if system.kind == "df036" else None),
@@ -355,6 +365,10 @@ def run_line(run: Run, scenario: Scenario) -> str:
     if run.cpu_s is not None:
         parts.append(f"CPU {1000 * run.cpu_s / run.requests:.2f} ms/req")
     imports = "" if run.import_s is None else f", imports {run.import_s:.2f} s"
+    if "startup_s" in run.info:
+        imports += f", start-up {run.info['startup_s']:.2f} s"
+    if "exit_s" in run.info:
+        imports += f", exit {run.info['exit_s']:.2f} s"
     parts.append(f"whole {run.whole_s:.2f} s (CPU {run.process_cpu_s:.1f} s{imports})")
     parts.append(f"answers {run.ok_answers}/{run.requests} texts {run.rows}")
     parts.append(f"server {run.server_total} req {run.outcomes} peak {run.max_in_flight}")
@@ -364,6 +378,7 @@ def run_line(run: Run, scenario: Scenario) -> str:
         parts.append(f"failed {run.info['failed']} {run.info.get('failures_by_reason') or ''}".rstrip())
     if run.first_s is not None and run.last_s is not None:
         parts.append(f"1st +{run.first_s:.2f} s last +{run.last_s:.2f} s")
+    parts.append(f"load {run.info['load']:.1f}")
     if run.info.get("rpm") is not None and run.kind == "curator":
         parts.append(f"curator budget {run.info['rpm']} rpm / {run.info.get('tpm')} tpm")
     return "; ".join(parts)
@@ -388,6 +403,12 @@ def _med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _span(values: list[int]) -> str:
+    """`7` when every run gave 7, `5-9` otherwise."""
+    low, high = min(values), max(values)
+    return str(low) if low == high else f"{low}-{high}"
+
+
 def _fmt_list(values: list[float], unit: str = "") -> str:
     return ", ".join(f"{v:.2f}{unit}" for v in values)
 
@@ -400,7 +421,7 @@ def summarize(scenario: Scenario, runs: list[Run], systems: list[System]) -> lis
         return [*lines, "  (no successful runs)"]
     header = (
         f"  {'system':<24}{'runs':>5}{'call (med)':>12}{'req/s':>8}{'÷ ideal':>9}{'ideal':>8}{'CPU ms/req':>12}"
-        f"{'whole (med)':>13}{'proc CPU':>10}{'answers':>9}{'texts':>7}{'429s':>6}{'1st req':>9}"
+        f"{'whole (med)':>13}{'proc CPU':>10}{'answers':>10}{'texts':>10}{'429s':>10}{'1st req':>9}"
     )
     lines.append(header)
     med: dict[str, dict[str, float]] = {}
@@ -411,14 +432,14 @@ def summarize(scenario: Scenario, runs: list[Run], systems: list[System]) -> lis
         ideal = ideal_s(scenario, rs[0].concurrency, rs[0].info.get("rate_burst_s"))
         first = [r.first_s for r in rs if r.first_s is not None]
         med[name] = {"call": call, "whole": whole}
-        answers = "/".join(sorted({str(r.ok_answers) for r in rs}))
-        texts = "/".join(sorted({str(r.rows) for r in rs}))
-        n429 = "/".join(sorted({str(r.outcomes.get("429", 0)) for r in rs}))
+        answers = _span([r.ok_answers for r in rs])
+        texts = _span([r.rows or 0 for r in rs])
+        n429 = _span([r.outcomes.get("429", 0) for r in rs])
         lines.append(
             f"  {name:<24}{len(rs):>5}{call:>10.2f} s{rs[0].requests / call:>8.1f}"
             f"{(f'{call / ideal:.2f}×' if ideal > 0 else '–'):>9}{(f'{ideal:.2f}s' if ideal > 0 else '–'):>8}"
             f"{(f'{_med(cpu):.2f}' if cpu else '–'):>12}{whole:>11.2f} s{_med([r.process_cpu_s for r in rs]):>8.1f} s"
-            f"{answers:>9}{texts:>7}{n429:>6}{(f'+{_med(first):.2f}s' if first else '–'):>9}"
+            f"{answers:>10}{texts:>10}{n429:>10}{(f'+{_med(first):.2f}s' if first else '–'):>9}"
         )
     lines.append(
         "  (call = the generation call as timed in the child, client set-up included; whole = process start to "
@@ -460,7 +481,7 @@ def summarize(scenario: Scenario, runs: list[Run], systems: list[System]) -> lis
             lines.append(
                 f"  {name}: wall {call:.1f} s against N/rpm = {ideal_min:.2f} min = {60 * ideal_min:.1f} s "
                 f"({call / (60 * ideal_min):.2f}×); with the server's {burst:.0f}-request burst the floor is "
-                f"{paced:.1f} s; 429s {_fmt_list([float(r.outcomes.get('429', 0)) for r in rs])}"
+                f"{paced:.1f} s; 429s {', '.join(str(r.outcomes.get('429', 0)) for r in rs)}"
             )
     return lines
 
@@ -488,6 +509,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--curator-python", default=None, help=f"default: {CURATOR_VENV}/bin/python (built if missing)")
     parser.add_argument("--curator-rich", action="store_true", help="keep Curator's rich live display on")
+    parser.add_argument(
+        "--curator-default-budget",
+        action="store_true",
+        help="give Curator no request/token budgets: it takes the server's headers or its fallback (200 rpm, 100k tpm)",
+    )
     parser.add_argument("--with-0036", action="store_true", help="datafast 0.0.36 in every scenario, not only C")
     parser.add_argument("--no-0036", action="store_true", help="leave datafast 0.0.36 out")
     parser.add_argument("--no-curator", action="store_true", help="leave Curator out")
@@ -554,6 +580,7 @@ def main() -> int:
         print(f"system {system.name}: {system.python}{where}; litellm {litellm}")
     print(f"job: {len(CLASSES)} classes × topics requests, {SAMPLES} reviews per JSON answer, model {MODEL}")
     print(f"rounds {args.rounds}, order rotated each round; outputs in {workdir}")
+    print(f"load average now: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5 and 15 min)")
     print()
 
     runs: list[Run] = []
