@@ -21,7 +21,7 @@ from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import HttpPool
 from datafast.llms.rate_limits import RateLimitHeaders
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
-from datafast.llms.wire import Route
+from datafast.llms.wire import Route, prefetch_litellm
 
 # LiteLLM builds a request's coroutine on a worker thread and then awaits it. A run cancelled (Ctrl-C) at that
 # moment drops the coroutine unawaited, and Python would print a RuntimeWarning about it: nothing was sent
@@ -122,6 +122,8 @@ class LLMProvider:
     # Whether the API sends rate-limit headers: a run with no limits given then sends one request first and
     # paces the rest by what its answer's headers say, rather than a blind first wave of 429s.
     advertises_rate_limits: ClassVar[bool] = False
+    # Start importing LiteLLM (seconds) in the background as soon as the provider is built.
+    prefetch_litellm: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -187,6 +189,8 @@ class LLMProvider:
                 f"{name} needs api_base, the server's URL (e.g. http://127.0.0.1:8000/v1): pass api_base=... "
                 f"or set {variable}"
             )
+        if self.prefetch_litellm and not self.plan_only:
+            prefetch_litellm()
 
     def endpoints(self) -> list[LLMProvider]:
         """One provider per endpoint: itself when it has one, else a copy per `api_base` (same model, same

@@ -29,6 +29,8 @@ class LocalProvider(LLMProvider):
     litellm_prefix: ClassVar[str] = "openai"
     needs_api_key: ClassVar[bool] = False
     default_api_key: ClassVar[str | None] = "none"
+    # Its first request imports LiteLLM while the model loads; `datafast plan` of a local run needs neither.
+    prefetch_litellm: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -11,6 +11,8 @@ request only transforms the messages, posts them, and reads the answer back thro
 from __future__ import annotations
 
 import json
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +64,18 @@ def import_litellm() -> Any:
 
     litellm.suppress_debug_info = True
     return litellm
+
+
+_prefetch = threading.Lock()
+
+
+def prefetch_litellm() -> None:
+    """Start importing LiteLLM in a background thread (once per process), so that its seconds overlap
+    with what a script does before its first request: building configs, expanding prompts, opening the
+    run store. A request that needs it before it is done waits on Python's import lock."""
+    if "litellm" in sys.modules or not _prefetch.acquire(blocking=False):
+        return
+    threading.Thread(target=import_litellm, name="datafast-import-litellm", daemon=True).start()
 
 
 class Route:
