@@ -10,14 +10,15 @@ request only transforms the messages, posts them, and reads the answer back thro
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from datafast._background import load_in_background
 from datafast._env import apply_offline_defaults
 from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import proxy_for
@@ -60,22 +61,23 @@ class Answer:
 def import_litellm() -> Any:
     """LiteLLM, imported with the offline defaults in place (the first import takes seconds)."""
     apply_offline_defaults()
+    fresh = "litellm" not in sys.modules
     import litellm
 
     litellm.suppress_debug_info = True
+    if fresh:
+        # Its ~370,000 objects live as long as the process: out of the collector's sight they cost nothing
+        # at each full collection during a run, and the interpreter's exit gets 1.3 s faster.
+        gc.freeze()
     return litellm
 
 
-_prefetch = threading.Lock()
-
-
 def prefetch_litellm() -> None:
-    """Start importing LiteLLM in a background thread (once per process), so that its seconds overlap
-    with what a script does before its first request: building configs, expanding prompts, opening the
-    run store. A request that needs it before it is done waits on Python's import lock."""
-    if "litellm" in sys.modules or not _prefetch.acquire(blocking=False):
-        return
-    threading.Thread(target=import_litellm, name="datafast-import-litellm", daemon=True).start()
+    """Start importing LiteLLM in the background (once per process), so that its seconds overlap with
+    what a script does before its first request: building configs, expanding prompts, opening the run
+    store. A request that needs it before it is done waits on Python's import lock."""
+    if "litellm" not in sys.modules:
+        load_in_background("litellm", import_litellm)
 
 
 class Route:
