@@ -112,12 +112,12 @@ def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost
     summary = json.loads((folder / "summary.json").read_text())
     print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
     cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
-    resumed = summary["requests_resumed"]
-    resumed_part = f"{resumed} resumed from an earlier run, " if resumed else ""
+    resumed_part = f"{stats.resumed} resumed from an earlier run, " if stats.resumed else ""
     asked_again = f"{stats.asked_again} unusable answers asked again, " if stats.asked_again else ""
+    limited = f" ({stats.rate_limited} after a 429)" if stats.rate_limited else ""
     print(
-        f"{stats.succeeded} requests done, {resumed_part}{stats.failed} failed, {stats.retries} retries, "
-        f"{asked_again}{stats.prompt_tokens + stats.completion_tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
+        f"{stats.succeeded} requests done, {resumed_part}{stats.failed} failed, {stats.retries} retries{limited}, "
+        f"{asked_again}{stats.tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
     )
     if summary["records_dropped"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())

@@ -17,10 +17,11 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
 
+from datafast._sync import run_sync
 from datafast.engine import RetryPolicy, RunStats
 from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
-from datafast.llms.base import LLMProvider, run_llm_work
+from datafast.llms.base import LLMProvider
 from datafast.outputs import write_jsonl
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
@@ -241,7 +242,7 @@ class DatasetBase(ABC):
         is missing or failed. `retry` sets how failed requests are tried again; `max_cost` (USD) stops the
         run cleanly once this run has spent that much; `overwrite=True` deletes an earlier output and run
         folder first (needed when the config changed but the output file is the same)."""
-        return run_llm_work(
+        return run_sync(
             self.agenerate(llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite)
         )
 

@@ -11,11 +11,12 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field
 
+from datafast._sync import run_sync
 from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, entries_model, numbered, render, text_model
 from datafast.engine import RetryPolicy
 from datafast.errors import ConfigError
-from datafast.llms.base import LLMProvider, run_llm_work
+from datafast.llms.base import LLMProvider
 from datafast.schema.config import PreferenceDatasetConfig
 from datafast.schema.data_rows import PreferenceRow
 
@@ -183,7 +184,7 @@ class PreferenceDataset(DatasetBase):
         `evol_instruct`), chosen responses by `chosen_response_gen_llm`, rejected ones by
         `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`). Resumable and
         with the same options as every dataset's `generate`."""
-        return run_llm_work(
+        return run_sync(
             self.agenerate(
                 question_gen_llm,
                 chosen_response_gen_llm,

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import os
-import sys
 import threading
-import warnings
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -23,50 +19,7 @@ from datafast.llms.rate_limits import RateLimitHeaders
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
 from datafast.llms.wire import Route, prefetch_litellm
 
-# LiteLLM builds a request's coroutine on a worker thread and then awaits it. A run cancelled (Ctrl-C) at that
-# moment drops the coroutine unawaited, and Python would print a RuntimeWarning about it: nothing was sent
-# or lost, so say nothing.
-warnings.filterwarnings("ignore", message=r"coroutine '\w+\.a\w*' was never awaited", category=RuntimeWarning)
-
 Messages = list[dict[str, Any]]
-T = TypeVar("T")
-
-
-def run_llm_work(coroutine: Coroutine[Any, Any, T]) -> T:
-    """`run_sync` for a coroutine that calls LiteLLM: its event loop is closed at the end, so LiteLLM's
-    background logging worker is first let finish there. Left on the closed loop, it makes LiteLLM warn
-    "event loop changed" at the next call, and Python report its abandoned task."""
-
-    async def settled() -> T:
-        try:
-            result = await coroutine
-        except BaseException:  # Ctrl-C or an error: stop the worker without waiting for its queue
-            await _settle_litellm_logging(flush=False)
-            raise
-        await _settle_litellm_logging(flush=True)
-        return result
-
-    return run_sync(settled())
-
-
-async def _settle_litellm_logging(*, flush: bool, timeout: float = 2.0) -> None:
-    module = sys.modules.get("litellm.litellm_core_utils.logging_worker")
-    worker = getattr(module, "GLOBAL_LOGGING_WORKER", None)
-    if worker is None:  # LiteLLM was never imported, or keeps no such worker any more
-        return
-    if flush:
-        # asyncio.wait, not wait_for: Python 3.11's wait_for can swallow a Ctrl-C that comes as the flush
-        # ends, and the finished run would then exit as if never interrupted.
-        flushing = asyncio.ensure_future(worker.flush())
-        try:
-            await asyncio.wait({flushing}, timeout=timeout)
-        finally:
-            if not flushing.done():
-                flushing.cancel()
-            elif not flushing.cancelled():
-                flushing.exception()  # looked at, so that a failed flush is not reported at exit
-    with contextlib.suppress(Exception):
-        await worker.stop(discard_pending=True, timeout=timeout)
 
 
 @dataclass
@@ -169,6 +122,8 @@ class LLMProvider:
         self.tpm_limit = tpm_limit
         self.string_max_length = string_max_length
         bases = api_base or _first_env(self.api_base_env) or self.default_api_base
+        if isinstance(bases, list) and not all(isinstance(base, str) for base in bases):
+            raise ConfigError(f"{name}: api_base must be a URL or a list of URLs, got {api_base!r}")
         if isinstance(bases, str):
             bases = bases.split(",")
         self.api_bases: list[str] = [b for b in (_normalise_base(base) for base in bases or []) if b]
@@ -374,7 +329,7 @@ class LLMProvider:
             async with self.http.held():
                 return await self.acomplete(msgs, response_format)
 
-        completion = run_llm_work(ask())
+        completion = run_sync(ask())
         return completion.parsed if response_format is not None else completion.text
 
 
