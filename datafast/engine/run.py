@@ -170,15 +170,11 @@ class DatasetRun:
         return stats
 
     def _report(self) -> dict[str, Any]:
-        """The diversity and quality report of the whole output file, saved (JSON and PNGs) in the run folder."""
-        from datafast.quality import build_report, save_report
-        from datafast.quality.report import read_records
+        """The diversity and quality report of the whole output file (tallied by the sink as it wrote),
+        saved (JSON and PNGs) in the run folder."""
+        from datafast.quality import save_report
 
-        report = build_report(
-            read_records(self.sink.output.path),
-            list(self.dataset.quality_fields()),
-            near_duplicate_threshold=self.dataset.config.cleaning.near_duplicate_threshold,
-        )
+        report = self.sink.report()
         save_report(report, self.folder)
         return report
 

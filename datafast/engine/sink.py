@@ -1,23 +1,26 @@
 """Where a run's records go: cleaned as they arrive, the kept ones appended to the output JSONL, the dropped
-ones to the side file `<name>.dropped.jsonl` with their reason. Nothing already written is rewritten."""
+ones to the side file `<name>.dropped.jsonl` with their reason. Nothing already written is rewritten. The
+report of the output is tallied as records are written, so it is ready when the last one is."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from datafast.outputs import JsonlFile
 from datafast.quality import DroppedRecords, RecordCleaner
+from datafast.quality.preload import LANGUAGE, NEAR_DUPLICATES, PLOTS, Preload
 from datafast.quality.records import record_text
+from datafast.quality.tally import SHINGLE_WORDS, ReportTally
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.data_rows import DatasetRow
 
 
 class Judged(NamedTuple):
     """A record on its way to the output: its text, and the cleaning rule it breaks on its own (None if
-    none; duplicates are checked when it is written)."""
+    none; the language and duplicate rules are applied when it is written)."""
 
     record: DatasetRow
     text: str
@@ -33,7 +36,12 @@ class RecordSink:
     back what it dropped (the dropped file keeps its lines: it is the log of what was dropped when). A
     request found only in the dropped file is rebuilt from the run store on resume, because a crash can
     lose kept lines that were still buffered; a dropped record is never written twice (its uuid is
-    stable)."""
+    stable).
+
+    The language and duplicate rules and the report need libraries that take a second or two to load; the
+    sink loads them in the background from the moment it is made (`datafast.quality.preload`), and records
+    written before they are loaded wait in memory, in order, rather than the event loop waiting for them.
+    `kept`, `dropped_by_reason` and `report()` count every record written, waiting ones included."""
 
     def __init__(
         self,
@@ -50,8 +58,31 @@ class RecordSink:
         self.written_requests: set[str] = set()
         self._dropped_uuids: set[str] = set()
         self._restored: list[DatasetRow] = []
-        self.kept = 0
-        self.dropped_by_reason: Counter[str] = Counter()
+        self._kept = 0
+        self._dropped_by_reason: Counter[str] = Counter()
+        self._waiting: list[Judged] = []
+        self._loading = Preload(NEAR_DUPLICATES, PLOTS, *([LANGUAGE] if cleaning.wrong_language else []))
+        self.tally = ReportTally(self.text_fields, cleaning.near_duplicate_threshold)
+        # The cleaner's near-duplicate check is the report's when it compares the same shingles: a record it
+        # keeps has no near duplicate before it in the output.
+        self._cleaner_finds_near = cleaning.near_duplicates and cleaning.near_duplicate_shingle_words == SHINGLE_WORDS
+
+    @property
+    def kept(self) -> int:
+        """Records written to the output, by this run and (restored from the dropped file) on resume."""
+        self._settle()
+        return self._kept
+
+    @property
+    def dropped_by_reason(self) -> Counter[str]:
+        """Records this run dropped, by reason."""
+        self._settle()
+        return self._dropped_by_reason
+
+    def report(self) -> dict[str, Any]:
+        """The report (`datafast.quality.report`) of the whole output file as written so far."""
+        self._settle()
+        return self.tally.result()
 
     def scan(self) -> None:
         # `read` skips a line a crash left half-written; `open` (on entering) cuts it off both files.
@@ -59,7 +90,9 @@ class RecordSink:
         for line in self.output.read():
             self.written_requests.add(line.get("request_id"))
             in_output.add(line.get("uuid"))
-            self.cleaner.remember(record_text(line, self.text_fields))
+            text = record_text(line, self.text_fields)
+            near = self.cleaner.remember(text)
+            self.tally.add(line, text, near=near if self._cleaner_finds_near else None)
         for line in self.dropped.read():
             record = line["record"]
             self._dropped_uuids.add(record.get("uuid"))
@@ -68,8 +101,9 @@ class RecordSink:
             row = self.record_class.model_validate(record)
             # Whether an answer was cut off is not in the record: the reason it was dropped for says so.
             judged = self._judge(row, truncated=line["reason"] == "truncated")
-            if (judged.flaw or self.cleaner.duplicate(judged.text)) is None:
+            if self._reason(judged) is None:
                 self._restored.append(row)
+                self._tally(row, judged.text)
                 in_output.add(record.get("uuid"))
                 self.written_requests.add(record.get("request_id"))
 
@@ -77,35 +111,61 @@ class RecordSink:
         self.output.open()
         self.dropped.open()
         self.output.append(self._restored, sync=False)
-        self.kept += len(self._restored)
+        self._kept += len(self._restored)
         self._restored = []
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.output.close()
-        self.dropped.close()
+        try:
+            self._settle()
+        finally:
+            self.output.close()
+            self.dropped.close()
 
     def judge(self, records: Sequence[DatasetRow], *, truncated: bool) -> list[Judged]:
-        """Each record with its text and the rule it breaks on its own (duplicates aside); nothing is
-        written or remembered."""
+        """Each record with its text and the rule it breaks on its own (language and duplicates aside);
+        nothing is written or remembered."""
         return [self._judge(record, truncated) for record in records]
 
     def _judge(self, record: DatasetRow, truncated: bool) -> Judged:
         text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
         label = getattr(record, "label", None)
-        return Judged(record, text, self.cleaner.flaw(text, language=record.language, label=label, truncated=truncated))
+        return Judged(record, text, self.cleaner.flaw(text, label=label, truncated=truncated))
 
     def write(self, judged: Sequence[Judged]) -> None:
-        """Write each judged record where it belongs, after the duplicate check. The run store holds the
-        answer durably, so the output needs no fsync, and a flush every quarter second is enough to watch
-        it grow."""
+        """Write each judged record where it belongs, after the language and duplicate checks; while the
+        libraries those need are loading, the records wait (see the class)."""
+        self._waiting.extend(judged)
+        if self._loading.ready():
+            self._write_waiting()
+
+    def _settle(self) -> None:
+        """Write the records still waiting, waiting for the libraries first if need be."""
+        if self._waiting:
+            self._loading.wait()
+            self._write_waiting()
+
+    def _write_waiting(self) -> None:
+        """The run store holds the answers durably, so the output needs no fsync, and a flush every quarter
+        second is enough to watch it grow."""
+        waiting, self._waiting = self._waiting, []
         kept = []
-        for record, text, flaw in judged:
-            reason = flaw or self.cleaner.duplicate(text)
+        for judged in waiting:
+            reason = self._reason(judged)
             if reason is None:
-                kept.append(record)
-            elif record.uuid not in self._dropped_uuids:
-                self.dropped.add(reason, record)
-                self.dropped_by_reason[reason] += 1
+                kept.append(judged.record)
+                self._tally(judged.record, judged.text)
+            elif judged.record.uuid not in self._dropped_uuids:
+                self.dropped.add(reason, judged.record)
+                self._dropped_by_reason[reason] += 1
         self.output.append(kept, sync=False, flush_every=0.25)
-        self.kept += len(kept)
+        self._kept += len(kept)
+
+    def _reason(self, judged: Judged) -> str | None:
+        """Why the record is dropped (None: kept, and remembered for later duplicate checks)."""
+        language = judged.record.language
+        return judged.flaw or self.cleaner.language_flaw(judged.text, language) or self.cleaner.duplicate(judged.text)
+
+    def _tally(self, record: DatasetRow, text: str) -> None:
+        near = False if self._cleaner_finds_near else None
+        self.tally.add(record.model_dump(mode="json"), text, near=near)

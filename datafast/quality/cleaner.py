@@ -3,17 +3,20 @@ keeps the dropped ones in a side file with the reason."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import BaseModel
 
 from datafast.outputs.jsonl import JsonlFile
 from datafast.quality.language import base_code, identify, known_languages
-from datafast.quality.near_duplicates import NearDuplicateIndex
 from datafast.quality.text import duplicate_key, letter_share, words
 from datafast.schema.cleaning import CleaningConfig
+
+if TYPE_CHECKING:
+    from datafast.quality.near_duplicates import NearDuplicateIndex
 
 EMPTY: Final = "empty"
 TRUNCATED: Final = "truncated"
@@ -42,21 +45,34 @@ RESAMPLE_REASONS: Final = frozenset({EMPTY, NOT_TEXT, RESTATES_LABEL, TOO_SHORT}
 class RecordCleaner:
     """Online filter over a stream of texts, applying the rules of a `CleaningConfig` (see there for their
     exact definitions). `check` is called once per arriving record; kept texts are remembered so later
-    duplicates of them are found. Not thread-safe: call it from one thread (the run's writer)."""
+    duplicates of them are found. Not thread-safe: call it from one thread (the run's writer).
+
+    The language rule needs py3langid's model and the duplicate rules datasketch and numpy, loaded when first
+    used (`datafast.quality.preload` loads them ahead in the background); the other rules need neither."""
 
     def __init__(self, config: CleaningConfig) -> None:
         self.config = config
         self._seen: set[bytes] = set()
-        self._near = NearDuplicateIndex(config.near_duplicate_threshold, config.near_duplicate_shingle_words)
 
-    def remember(self, text: str) -> None:
-        """Seed with a record already kept (on resume, from the existing output file)."""
+    @functools.cached_property
+    def _near(self) -> NearDuplicateIndex:
+        from datafast.quality.near_duplicates import NearDuplicateIndex
+
+        return NearDuplicateIndex(self.config.near_duplicate_threshold, self.config.near_duplicate_shingle_words)
+
+    def remember(self, text: str) -> bool:
+        """Seed with a record already kept (on resume, from the existing output file). True when a text
+        remembered before is a near duplicate of it (always False with near duplicates not checked)."""
         if self.config.exact_duplicates:
             self._seen.add(duplicate_key(text))
-        if self.config.near_duplicates:
-            minhash = self._near.signature(text)
-            if minhash is not None:
-                self._near.add(minhash)
+        if not self.config.near_duplicates:
+            return False
+        minhash = self._near.signature(text)
+        if minhash is None:
+            return False
+        repeated = self._near.find(minhash) is not None
+        self._near.add(minhash)
+        return repeated
 
     def check(
         self, text: str, *, language: str | None = None, label: str | None = None, truncated: bool = False
@@ -68,8 +84,9 @@ class RecordCleaner:
     def flaw(
         self, text: str, *, language: str | None = None, label: str | None = None, truncated: bool = False
     ) -> str | None:
-        """The first rule the text breaks on its own (every rule but the duplicate ones), or None. Remembers
-        nothing: a run uses it to see whether an answer holds anything usable before taking it."""
+        """The first rule the text breaks on its own (every rule but the duplicate ones; the language rule
+        only given `language`), or None. Remembers nothing: a run uses it, without the language, to see
+        whether an answer holds anything usable before taking it."""
         config = self.config
         tokens = words(text)
         if config.drop_empty and not tokens:
@@ -83,9 +100,18 @@ class RecordCleaner:
             return RESTATES_LABEL
         if len(tokens) < config.min_words:
             return TOO_SHORT
-        if config.wrong_language and language and self._wrong_language(text, language):
-            return WRONG_LANGUAGE
-        return None
+        return self.language_flaw(text, language)
+
+    def language_flaw(self, text: str, language: str | None) -> str | None:
+        """`wrong_language` when the rule is on and the text is confidently in another language than
+        `language` (None: not checked); else None. The rule `flaw` applies last."""
+        if not (self.config.wrong_language and language):
+            return None
+        expected = base_code(language)
+        if len(text.strip()) < self.config.language_min_chars or expected not in known_languages():
+            return None
+        found, confidence = identify(text)
+        return WRONG_LANGUAGE if found != expected and confidence >= self.config.language_min_confidence else None
 
     def duplicate(self, text: str) -> str | None:
         """`exact_duplicate` or `near_duplicate` when the text repeats a kept one; else None, and the text
@@ -102,13 +128,6 @@ class RecordCleaner:
         if minhash is not None:
             self._near.add(minhash)
         return None
-
-    def _wrong_language(self, text: str, language: str) -> bool:
-        expected = base_code(language)
-        if len(text.strip()) < self.config.language_min_chars or expected not in known_languages():
-            return False
-        found, confidence = identify(text)
-        return found != expected and confidence >= self.config.language_min_confidence
 
 
 def restates_label(tokens: list[str], label: str, max_extra_words: int) -> bool:

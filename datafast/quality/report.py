@@ -1,148 +1,38 @@
 """The diversity and quality report of a dataset: counts, distinct-n ratios, near-duplicate rate, length
-distribution and a per-model comparison. Built in one streaming pass; saved as JSON with PNG plots.
+distribution and a per-model comparison. Tallied one record at a time (`datafast.quality.tally`: a run
+tallies the records as it writes them); saved as JSON with PNG plots.
 
 Definitions (what the figures mean):
 - words: case-folded runs of letters or digits (`datafast.quality.text.words`), per record text.
 - distinct-n: distinct word n-grams / all word n-grams, over all texts (n-grams never span two records).
 - near-duplicate rate: share of records with a near duplicate earlier in the file (estimated Jaccard
   similarity of 3-word shingle sets at least the threshold, 0.8 by default, MinHash LSH).
-- length percentiles: numpy's linear interpolation; the histogram has at most 20 bins of equal whole-number
-  width from the minimum, bin i holding lengths in [edges[i], edges[i + 1]).
+- length percentiles: linear interpolation between the closest ranks (numpy's default method); the histogram
+  has at most 20 bins of equal whole-number width from the minimum, bin i holding lengths in
+  [edges[i], edges[i + 1]).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from array import array
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
-from datafast.quality.near_duplicates import NearDuplicateIndex
-from datafast.quality.records import record_text, text_fields_from
-from datafast.quality.text import words
+from datafast.quality.records import text_fields_from
+from datafast.quality.tally import ReportTally
 
 DEFAULT_NEAR_DUPLICATE_THRESHOLD = 0.8
-# Columns counted whatever their number of values; other string columns only when they look categorical.
-KNOWN_CATEGORICAL = (
-    "label", "language", "model_id", "prompt_template", "dataset_type",
-    "document_type", "topic", "subtopic", "domain", "persona",
-)  # fmt: skip
-NEVER_COUNTED = frozenset({"uuid", "request_id", "document_id"})
 # Placeholders a dataset type fills from a record field: their counts repeat that field's, so the printed
 # report leaves them out when the field is counted (the saved report keeps them).
 FILLED_FROM_FIELD = {
     "label_name": "label", "label_description": "label", "language_name": "language",
     "language_code": "language", "document_type": "document_type", "topic": "topic",
 }  # fmt: skip
-MAX_DISTINCT = 1000
-PERCENTILES = (10, 25, 75, 90)
-_ID_BITS = 21  # n-gram keys pack three word ids exactly while the vocabulary stays under 2**21 words
-
-
-class _Column:
-    """Value counts of one string column, abandoned once it has more than MAX_DISTINCT values."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] | None = Counter()
-
-    def add(self, value: str) -> None:
-        if self.counts is not None:
-            self.counts[value] += 1
-            if len(self.counts) > MAX_DISTINCT:
-                self.counts = None
-
-
-class _ReportBuilder:
-    def __init__(self, fields: tuple[str, ...], threshold: float) -> None:
-        self.fields = fields
-        self.threshold = threshold
-        self.total = 0
-        self.columns: dict[str, _Column] = {}
-        self.placeholders: dict[str, _Column] = {}
-        self.chars = array("q")
-        self.words = array("q")
-        self.models: dict[str, int] = {}
-        self.record_model = array("q")
-        self.near_flags = array("b")
-        self.vocab: dict[str, int] = {}
-        self.token_ids = array("q")
-        self.near = NearDuplicateIndex(threshold)
-
-    def add(self, record: Mapping[str, Any]) -> None:
-        self.total += 1
-        for key, value in record.items():
-            if isinstance(value, str) and key not in NEVER_COUNTED and key not in self.fields:
-                self.columns.setdefault(key, _Column()).add(value)
-        placeholders = record.get("placeholders")
-        if isinstance(placeholders, Mapping):
-            for name, value in placeholders.items():
-                self.placeholders.setdefault(str(name), _Column()).add(str(value))
-        text = record_text(record, self.fields)
-        tokens = words(text)
-        self.chars.append(len(text))
-        self.words.append(len(tokens))
-        model = record.get("model_id")
-        self.record_model.append(self.models.setdefault(str(model) if model is not None else "?", len(self.models)))
-        vocab = self.vocab
-        self.token_ids.extend([vocab.setdefault(t, len(vocab)) for t in tokens])
-        self.near_flags.append(self.near.check_and_add(tokens))
-
-    def result(self) -> dict[str, Any]:
-        words_per_record = np.frombuffer(self.words, dtype=np.int64) if self.total else np.zeros(0, np.int64)
-        chars = np.frombuffer(self.chars, dtype=np.int64) if self.total else np.zeros(0, np.int64)
-        ids = np.frombuffer(self.token_ids, dtype=np.int64) if len(self.token_ids) else np.zeros(0, np.int64)
-        models = np.frombuffer(self.record_model, dtype=np.int64) if self.total else np.zeros(0, np.int64)
-        near = np.frombuffer(self.near_flags, dtype=np.int8).astype(bool) if self.total else np.zeros(0, bool)
-        record_of_token = np.repeat(np.arange(self.total), words_per_record)
-        grams = {n: _ngram_keys(ids, record_of_token, n, len(self.vocab)) for n in (1, 2, 3)}
-
-        per_model: dict[str, Any] = {}
-        for name, index in sorted(self.models.items()):
-            mine = models == index
-            per_model[name] = {
-                "records": int(mine.sum()),
-                "chars": _summary(chars[mine]),
-                "words": _summary(words_per_record[mine]),
-                **{
-                    f"distinct_{n}": _distinct(keys[mine[positions]])
-                    for n, (keys, positions) in grams.items()
-                },
-                "near_duplicate_rate": _rate(int(near[mine].sum()), int(mine.sum())),
-            }
-        counts: dict[str, dict[str, int]] = {}
-        for key, column in self.columns.items():
-            if column.counts is None:
-                continue
-            if key in KNOWN_CATEGORICAL or len(column.counts) <= self.total / 2:
-                counts[key] = dict(column.counts.most_common())
-        ordered = [k for k in KNOWN_CATEGORICAL if k in counts]
-        ordered += sorted(k for k in counts if k not in KNOWN_CATEGORICAL)
-        return {
-            "total": self.total,
-            "text_fields": list(self.fields),
-            "empty_texts": int((words_per_record == 0).sum()),
-            "counts": {k: counts[k] for k in ordered},
-            "placeholders": {
-                name: dict(column.counts.most_common())
-                for name, column in sorted(self.placeholders.items())
-                if column.counts is not None
-            },
-            "diversity": {
-                **{f"distinct_{n}": _distinct(keys) for n, (keys, _) in grams.items()},
-                "near_duplicates": int(near.sum()),
-                "near_duplicate_rate": _rate(int(near.sum()), self.total),
-                "near_duplicate_threshold": self.threshold,
-            },
-            "length": {"chars": _summary(chars, histogram=True), "words": _summary(words_per_record, histogram=True)},
-            "per_model": per_model,
-        }
 
 
 def build_report(
@@ -160,12 +50,12 @@ def build_report(
     value."""
     iterator = iter(records)
     first = next(iterator, None)
-    builder = _ReportBuilder(text_fields_from(text_field, first), near_duplicate_threshold)
+    tally = ReportTally(text_fields_from(text_field, first), near_duplicate_threshold)
     if first is not None:
-        builder.add(first)
+        tally.add(first)
         for record in iterator:
-            builder.add(record)
-    return builder.result()
+            tally.add(record)
+    return tally.result()
 
 
 def read_records(path: str | Path) -> Iterable[dict[str, Any]]:
@@ -188,53 +78,6 @@ def read_records(path: str | Path) -> Iterable[dict[str, Any]]:
             if not isinstance(record, dict):
                 raise ConfigError(f"{path}, line {number}: a JSON {type(record).__name__}, expected an object")
             yield record
-
-
-def _ngram_keys(
-    ids: np.ndarray, record_of_token: np.ndarray, n: int, vocab_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """One integer key per word n-gram (n-grams inside one record only) and the record each belongs to."""
-    if len(ids) < n:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
-    count = len(ids) - n + 1
-    inside = record_of_token[:count] == record_of_token[n - 1 :]
-    keys = np.zeros(count, dtype=np.uint64)
-    exact = vocab_size < 1 << _ID_BITS
-    for offset in range(n):
-        part = ids[offset : offset + count].astype(np.uint64)
-        # With a huge vocabulary, mix instead of packing (a collision among billions of n-grams is what remains).
-        keys = (keys << np.uint64(_ID_BITS)) | part if exact else (keys ^ part) * np.uint64(0x9E3779B97F4A7C15)
-    return keys[inside], record_of_token[:count][inside]
-
-
-def _distinct(keys: np.ndarray) -> float:
-    return round(len(np.unique(keys)) / len(keys), 6) if len(keys) else 0.0
-
-
-def _rate(part: int, whole: int) -> float:
-    return round(part / whole, 6) if whole else 0.0
-
-
-def _summary(values: np.ndarray, *, histogram: bool = False, bins: int = 20) -> dict[str, Any]:
-    if not len(values):
-        return {"count": 0}
-    result: dict[str, Any] = {
-        "count": len(values),
-        "min": int(values.min()),
-        "max": int(values.max()),
-        "mean": round(float(values.mean()), 3),
-        "median": float(np.median(values)),
-        **{f"p{p}": float(np.percentile(values, p)) for p in PERCENTILES},
-    }
-    if histogram:
-        # Integer-aligned bins of equal width: bin i holds lengths in [edges[i], edges[i + 1]).
-        low, high = int(values.min()), int(values.max())
-        width = -(-(high - low + 1) // bins)
-        n_bins = -(-(high - low + 1) // width)
-        counts = np.bincount((values - low) // width, minlength=n_bins)
-        edges = [low + width * i for i in range(n_bins + 1)]
-        result["histogram"] = {"edges": edges, "counts": counts.tolist()}
-    return result
 
 
 # -- saving and printing ---------------------------------------------------------------------------------

@@ -1,0 +1,78 @@
+"""Loading what cleaning and the report need in a background thread: numpy and datasketch (which imports
+scipy) take about a second, py3langid's model half a second. A run starts loading them when it starts, so
+they load while its first requests are out instead of on the event loop when the first answers arrive.
+
+Each part is loaded once per process, by its own daemon thread. A part that fails to load counts as loaded:
+the code that uses it imports it again and meets the error there."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("datafast")
+
+NEAR_DUPLICATES = "near_duplicates"
+LANGUAGE = "language"
+PLOTS = "plots"
+
+
+def _load_near_duplicates() -> None:
+    import datafast.quality.near_duplicates
+    import datafast.quality.ngrams  # noqa: F401
+
+
+def _load_language() -> None:
+    from datafast.quality.language import known_languages
+
+    known_languages()
+
+
+def _load_plots() -> None:
+    from datafast.quality.plots import warm_up
+
+    warm_up()
+
+
+LOADERS: dict[str, Callable[[], None]] = {
+    NEAR_DUPLICATES: _load_near_duplicates,
+    LANGUAGE: _load_language,
+    PLOTS: _load_plots,
+}
+_lock = threading.Lock()
+_loading: dict[str, threading.Event] = {}
+
+
+class Preload:
+    """Parts of the stack (`NEAR_DUPLICATES`, `LANGUAGE`, `PLOTS`) loading in the background from the moment
+    this is made; `ready()` says, without waiting, whether they all have."""
+
+    def __init__(self, *parts: str) -> None:
+        self._events = [_start(part) for part in parts]
+
+    def ready(self) -> bool:
+        return all(event.is_set() for event in self._events)
+
+    def wait(self) -> None:
+        for event in self._events:
+            event.wait()
+
+
+def _start(part: str) -> threading.Event:
+    with _lock:
+        event = _loading.get(part)
+        if event is None:
+            event = _loading[part] = threading.Event()
+            thread = threading.Thread(target=_load, args=(part, event), name=f"datafast-preload-{part}", daemon=True)
+            thread.start()
+    return event
+
+
+def _load(part: str, event: threading.Event) -> None:
+    try:
+        LOADERS[part]()
+    except Exception as exc:  # whoever uses the part loads it again and meets the error there
+        log.debug("loading %s in the background failed: %s", part, exc)
+    finally:
+        event.set()
