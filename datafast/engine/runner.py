@@ -17,7 +17,6 @@ from typing import Protocol
 
 from datafast.engine.lanes import Lane, LaneGroup
 from datafast.engine.ledger import RunStats
-from datafast.engine.limits import UNBOUNDED_CEILING
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem
@@ -118,13 +117,10 @@ class Scheduler:
         return self.stats
 
     def _workers(self, stream: Stream) -> int:
+        """As many workers as the stream's lanes may ever have in flight (idle ones wait for a slot)."""
         if stream.workers is not None:
             return stream.workers
-        total = 0
-        for provider in stream.providers:
-            for lane in self.group(provider).lanes:
-                total += lane.concurrency.ceiling if lane.concurrency.ceiling < UNBOUNDED_CEILING else 128
-        return total
+        return sum(lane.concurrency.ceiling for p in stream.providers for lane in self.group(p).lanes)
 
     def _note_lanes(self) -> None:
         for group in self.groups.values():
