@@ -33,9 +33,11 @@ class Lane:
         self.learned_rpm: int | None = None
         self.learned_tpm: int | None = None
         self.mean_completion = float(provider.max_completion_tokens or _FIRST_COMPLETION_GUESS)
-        # With no limits given, an API that advertises its own gets one request first: its answer's headers
-        # pace the rest, instead of a first wave sent blind into the provider's limit.
-        self.probing = provider.advertises_rate_limits and not provider.rpm_limit and not provider.tpm_limit
+        # With no limits given at all, an API that advertises its own gets one request first: its answer's
+        # headers pace the rest, instead of a first wave sent blind into the provider's limit. A user who set
+        # max_concurrency has chosen the size of that first wave.
+        given = provider.rpm_limit or provider.tpm_limit or provider.max_concurrency_given
+        self.probing = provider.advertises_rate_limits and not given
         self._opened_limit = self.concurrency.limit
         if self.probing:
             self.concurrency.limit = 1
