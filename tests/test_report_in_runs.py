@@ -63,10 +63,10 @@ def test_a_run_that_ends_before_the_libraries_load(llm_server, tmp_path, monkeyp
         if len(writes) == requests:
             answers_in.set()
 
-    def write_waiting(self):
+    def write_waiting(self, count):
         if not waiting_at_first_write:
             waiting_at_first_write.append(len(self._waiting))
-        original_write_waiting(self)
+        original_write_waiting(self, count)
 
     monkeypatch.setattr(RecordSink, "write", write)
     monkeypatch.setattr(RecordSink, "_write_waiting", write_waiting)
@@ -81,3 +81,47 @@ def test_a_run_that_ends_before_the_libraries_load(llm_server, tmp_path, monkeyp
     assert summary["records_written"] == len(lines) == dataset.report["total"] > 0
     assert dataset.report == build_report(read_records(path), ["text"])
     assert (tmp_path / "out.datafast" / "lengths.png").is_file()
+
+
+class Loading:
+    """A stand-in for the background loading, ready when the test says so."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def ready(self) -> bool:
+        return self.done
+
+    def wait(self) -> None:
+        self.done = True
+
+
+def test_records_wait_for_the_libraries_then_are_written_a_slice_at_a_time(tmp_path):
+    from datafast.engine import sink as sink_module
+    from datafast.schema.cleaning import CleaningConfig
+    from datafast.schema.data_rows import TextClassificationRow
+
+    def row(i):
+        text = f"Message number {i} says the garden was lovely in the morning."
+        return TextClassificationRow(
+            uuid=f"u{i}", request_id=f"r{i}", dataset_type="text_classification", model_id="m", language="en",
+            prompt_template="T", text=text, label="praise",
+        )  # fmt: skip
+
+    path = tmp_path / "out.jsonl"
+    sink = RecordSink(path, CleaningConfig(), ["text"], TextClassificationRow)
+    sink._loading = loading = Loading()
+    sink.scan()
+    with sink:
+        for i in range(100):
+            sink.write(sink.judge([row(i)], truncated=False))
+        sink.output.close()
+        assert path.read_text() == ""  # nothing written while loading
+        sink.output.open()
+        loading.done = True
+        sink.write(sink.judge([row(100)], truncated=False))
+        sink.output.close()
+        assert len(path.read_text().splitlines()) == 1 + sink_module.BACKLOG_PER_WRITE
+        sink.output.open()
+        assert sink.kept == 101  # counting writes the rest
+    assert [json.loads(line)["uuid"] for line in path.read_text().splitlines()] == [f"u{i}" for i in range(101)]

@@ -17,6 +17,10 @@ from datafast.quality.tally import SHINGLE_WORDS, ReportTally
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.data_rows import DatasetRow
 
+# Once the libraries have loaded, each write also works off at most this many records that waited for them:
+# a backlog of hundreds (a second of answers at full speed) is written over the next answers, not in one stall.
+BACKLOG_PER_WRITE = 64
+
 
 class Judged(NamedTuple):
     """A record on its way to the output: its text, and the cleaning rule it breaks on its own (None if
@@ -137,18 +141,18 @@ class RecordSink:
         libraries those need are loading, the records wait (see the class)."""
         self._waiting.extend(judged)
         if self._loading.ready():
-            self._write_waiting()
+            self._write_waiting(len(judged) + BACKLOG_PER_WRITE)
 
     def _settle(self) -> None:
         """Write the records still waiting, waiting for the libraries first if need be."""
         if self._waiting:
             self._loading.wait()
-            self._write_waiting()
+            self._write_waiting(len(self._waiting))
 
-    def _write_waiting(self) -> None:
-        """The run store holds the answers durably, so the output needs no fsync, and a flush every quarter
-        second is enough to watch it grow."""
-        waiting, self._waiting = self._waiting, []
+    def _write_waiting(self, count: int) -> None:
+        """Write the first `count` records waiting. The run store holds the answers durably, so the output
+        needs no fsync, and a flush every quarter second is enough to watch it grow."""
+        waiting, self._waiting = self._waiting[:count], self._waiting[count:]
         kept = []
         for judged in waiting:
             reason = self._reason(judged)

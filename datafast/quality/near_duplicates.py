@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 import zlib
@@ -23,6 +24,13 @@ def _permutations() -> np.ndarray:
 _PERMUTATIONS = _permutations()
 
 
+@functools.cache
+def _bands_and_rows(threshold: float) -> tuple[int, int]:
+    # datasketch's choice of bands (b) × rows (r) for this threshold (it integrates error curves: ~10 ms).
+    params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    return params.b, params.r
+
+
 class NearDuplicateIndex:
     """Remembers texts and finds, for a new one, whether an earlier text is a near duplicate: estimated
     Jaccard similarity of their word-shingle sets at least `threshold`.
@@ -36,9 +44,7 @@ class NearDuplicateIndex:
     def __init__(self, threshold: float = 0.8, shingle_words: int = 3) -> None:
         self.threshold = threshold
         self.shingle_words = shingle_words
-        # datasketch's choice of bands (b) × rows (r) for this threshold; the index itself is ours.
-        params = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
-        self._bands, self._rows = params.b, params.r
+        self._bands, self._rows = _bands_and_rows(threshold)  # datasketch's LSH parameters; the index is ours
         self._db = sqlite3.connect("")  # "": a private temporary database on disk
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
