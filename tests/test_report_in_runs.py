@@ -41,18 +41,23 @@ def test_the_report_files_are_there_when_generate_returns(llm_server, tmp_path):
 
 
 def test_a_run_that_ends_before_the_libraries_load(llm_server, tmp_path, monkeypatch):
-    # Fresh loading state, and loaders held back until every answer is in: the run's records must wait for
+    # The libraries load in threads held back until every answer is in: the run's records must wait for
     # them, and the run must still end with everything written and reported.
-    monkeypatch.setattr(preload, "_loading", {})
     answers_in = threading.Event()
-    for part, load in list(preload.LOADERS.items()):
 
-        def held_back(load=load):
+    def held_back(part):
+        done = threading.Event()
+
+        def load():
             answers_in.wait(timeout=30)
             time.sleep(0.05)
-            load()
+            preload.LOADERS[part]()
+            done.set()
 
-        monkeypatch.setitem(preload.LOADERS, part, held_back)
+        threading.Thread(target=load, daemon=True).start()
+        return done
+
+    monkeypatch.setattr(preload, "_start", held_back)
     requests = 4 * 2  # topics x classes
     writes, waiting_at_first_write = [], []
     original_write, original_write_waiting = RecordSink.write, RecordSink._write_waiting
