@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 from collections.abc import Callable
 
 log = logging.getLogger("datafast")
 
+_LOADING_SWITCH_INTERVAL = 0.0005
 _lock = threading.Lock()
 _started: dict[str, threading.Event] = {}
 _jobs: queue.SimpleQueue[tuple[str, Callable[[], object], threading.Event]] = queue.SimpleQueue()
@@ -36,9 +38,14 @@ def load_in_background(name: str, load: Callable[[], object]) -> threading.Event
 def _work() -> None:
     while True:
         name, load, done = _jobs.get()
+        # While it loads, this thread holds the GIL for long stretches; a run's event loop, woken by answers,
+        # would wait up to the switch interval (5 ms) for it each time. A short interval keeps the loop quick.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, _LOADING_SWITCH_INTERVAL))
         try:
             load()
         except Exception as exc:
             log.debug("loading %s in the background failed: %s", name, exc)
         finally:
+            sys.setswitchinterval(interval)
             done.set()

@@ -2,16 +2,16 @@
 scipy) take about a second, py3langid's model half a second. A run starts loading them when it starts, so
 they load while its first requests are out instead of on the event loop when the first answers arrive.
 
-Each part is loaded once per process, by its own daemon thread. A part that fails to load counts as loaded:
-the code that uses it imports it again and meets the error there."""
+Each part is loaded once per process, in the one thread that loads in the background (`datafast._background`,
+after LiteLLM when a provider asked for it first). A part that fails to load counts as loaded: the code that
+uses it imports it again and meets the error there."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("datafast")
+from datafast._background import load_in_background
 
 NEAR_DUPLICATES = "near_duplicates"
 LANGUAGE = "language"
@@ -40,8 +40,6 @@ LOADERS: dict[str, Callable[[], None]] = {
     LANGUAGE: _load_language,
     PLOTS: _load_plots,
 }
-_lock = threading.Lock()
-_loading: dict[str, threading.Event] = {}
 
 
 class Preload:
@@ -60,19 +58,4 @@ class Preload:
 
 
 def _start(part: str) -> threading.Event:
-    with _lock:
-        event = _loading.get(part)
-        if event is None:
-            event = _loading[part] = threading.Event()
-            thread = threading.Thread(target=_load, args=(part, event), name=f"datafast-preload-{part}", daemon=True)
-            thread.start()
-    return event
-
-
-def _load(part: str, event: threading.Event) -> None:
-    try:
-        LOADERS[part]()
-    except Exception as exc:  # whoever uses the part loads it again and meets the error there
-        log.debug("loading %s in the background failed: %s", part, exc)
-    finally:
-        event.set()
+    return load_in_background(f"quality.{part}", LOADERS[part])
