@@ -47,7 +47,7 @@ class RecordCleaner:
     exact definitions). `check` is called once per arriving record; kept texts are remembered so later
     duplicates of them are found. Not thread-safe: call it from one thread (the run's writer).
 
-    The language rule needs py3langid's model and the duplicate rules datasketch and numpy, loaded when first
+    The language rule needs py3langid's model and the duplicate rules numpy, loaded when first
     used (`datafast.quality.preload` loads them ahead in the background); the other rules need neither."""
 
     def __init__(self, config: CleaningConfig) -> None:

@@ -1,5 +1,5 @@
-"""Loading what cleaning and the report need in a background thread: numpy and datasketch (which imports
-scipy) take about a second, py3langid's model half a second. A run starts loading them when it starts, so
+"""Loading what cleaning and the report need in a background thread: numpy and the near-duplicate index take
+a third of a second, py3langid's model about a second. A run starts loading them when it starts, so
 they load while its first requests are out instead of on the event loop when the first answers arrive.
 
 Each part is loaded once per process, in the one thread that loads in the background (`datafast._background`,
