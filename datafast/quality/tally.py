@@ -80,14 +80,11 @@ class ReportTally:
         skipped = self._skipped
         for key, value in record.items():
             if isinstance(value, str) and key not in skipped:
-                column = self._columns.get(key)
-                if column is None:
-                    column = self._columns[key] = _Column()
-                column.add(value)
+                _column(self._columns, key).add(value)
         placeholders = record.get("placeholders")
         if isinstance(placeholders, Mapping):
             for name, value in placeholders.items():
-                self._placeholders.setdefault(str(name), _Column()).add(str(value))
+                _column(self._placeholders, str(name)).add(str(value))
         if text is None:
             text = record_text(record, self.fields)
         tokens = words(text)
@@ -158,6 +155,13 @@ class ReportTally:
             "length": {"chars": summary(chars, histogram=True), "words": summary(words_, histogram=True)},
             "per_model": per_model,
         }
+
+
+def _column(columns: dict[str, _Column], name: str) -> _Column:
+    column = columns.get(name)
+    if column is None:
+        column = columns[name] = _Column()
+    return column
 
 
 def _rate(part: int, whole: int) -> float:
