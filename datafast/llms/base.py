@@ -281,6 +281,12 @@ class LLMProvider:
             limits=answer.limits,
         )
 
+    async def prepare(self, response_model: type[BaseModel] | None = None) -> None:
+        """Make ready what requests of this kind need (LiteLLM's import, the route), so that one sent after
+        this leaves at once. The engine calls it before it looks at a lane's pause."""
+        if not self.plan_only:
+            await self._route(response_model, None)
+
     async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
         """One logical request. With a response model, an answer that does not validate gets exactly one
         repair retry; if that fails too, CallFailure(kind="invalid_response") is raised. An answer cut off at

@@ -87,15 +87,19 @@ class LocalProvider(LLMProvider):
         kwargs["frequency_penalty"] = self.frequency_penalty
         return kwargs
 
-    async def _call(
-        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
-    ) -> Completion:
+    async def prepare(self, response_model: type[BaseModel] | None = None) -> None:
         if self.api_base is None:
             loop = asyncio.get_running_loop()
             # LiteLLM's first import takes seconds: let it run while the model loads in its own process.
             await asyncio.gather(
                 loop.run_in_executor(None, self._start_server), loop.run_in_executor(None, import_litellm)
             )
+        await super().prepare(response_model)
+
+    async def _call(
+        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+    ) -> Completion:
+        await self.prepare(response_model)
         completion = await super()._call(messages, response_model, max_tokens)
         completion.cost_usd = 0.0
         return completion
