@@ -289,7 +289,9 @@ def test_cli_names_a_missing_text_column_before_any_request(llm_server, tmp_path
 def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_path):
     import signal
 
-    llm_server.set_behavior(latency_s=0.05)
+    # Long enough for the first records to be written mid-run: a fresh process writes them once cleaning's
+    # libraries have loaded, a second or so after LiteLLM.
+    llm_server.set_behavior(latency_s=0.2)
     output = tmp_path / "killed.jsonl"
     docs = "".join(f"  - The museum's room {i} holds {i * 7} paintings from the {1500 + i * 20}s.\n" for i in range(12))
     config = tmp_path / "k.yaml"

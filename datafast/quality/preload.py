@@ -3,21 +3,15 @@ a third of a second, py3langid's model about a second. A run starts loading them
 they load while its first requests are out instead of on the event loop when the first answers arrive.
 
 Each part is loaded once per process, in the one thread that loads in the background (`datafast._background`,
-after LiteLLM when a provider asked for it first), but for py3langid's model: three quarters of its loading is
-lzma decompression, which lets go of the GIL, so it has a thread of its own and loads alongside LiteLLM's
-import (costing that import ~0.2 s of GIL time) rather than a second after it, while a run's first records
-wait for it. A part that fails to load counts as loaded: the code that uses it imports it again and meets the
-error there."""
+after LiteLLM when a provider asked for it first). A part that fails to load counts as loaded: the code that
+uses it imports it again and meets the error there."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 
 from datafast._background import load_in_background
-
-log = logging.getLogger("datafast")
 
 NEAR_DUPLICATES = "near_duplicates"
 LANGUAGE = "language"
@@ -63,25 +57,5 @@ class Preload:
             event.wait()
 
 
-_lock = threading.Lock()
-_on_own_thread: dict[str, threading.Event] = {}
-
-
 def _start(part: str) -> threading.Event:
-    if part != LANGUAGE:
-        return load_in_background(f"quality.{part}", LOADERS[part])
-    with _lock:
-        done = _on_own_thread.get(part)
-        if done is None:
-            done = _on_own_thread[part] = threading.Event()
-            threading.Thread(target=_load, args=(part, done), name=f"datafast-load-{part}", daemon=True).start()
-    return done
-
-
-def _load(part: str, done: threading.Event) -> None:
-    try:
-        LOADERS[part]()
-    except Exception as exc:
-        log.debug("loading %s in the background failed: %s", part, exc)
-    finally:
-        done.set()
+    return load_in_background(f"quality.{part}", LOADERS[part])
