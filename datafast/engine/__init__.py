@@ -2,7 +2,7 @@
 
 from datafast.engine.ledger import ProviderStats, RunStats
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import RunObserver, Scheduler, Stream, run_work
+from datafast.engine.runner import RunObserver, Scheduler, Stream
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 
@@ -16,6 +16,5 @@ __all__ = [
     "Stream",
     "WorkItem",
     "record_uuid",
-    "run_work",
     "work_key",
 ]

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from datafast.engine.ledger import RunStats
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
-from datafast.engine.runner import Stream, run_work
+from datafast.engine.runner import Scheduler, Stream
 from datafast.engine.sink import RecordSink
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
@@ -153,7 +153,7 @@ class DatasetRun:
             stats = RunStats()
             self.progress.start(total, stats)
             try:
-                await run_work(
+                scheduler = Scheduler(
                     streams,
                     _Observer(self),
                     store,
@@ -162,6 +162,7 @@ class DatasetRun:
                     max_cost=self.max_cost,
                     stats=stats,
                 )
+                await scheduler.run()
             finally:
                 self.progress.stop()
             self._write_summary(stats, store, total)

@@ -300,21 +300,3 @@ class Scheduler:
         self.stats.failed_one(item.provider.name, failure.kind)
         self.observer.on_failure(item, failure)
 
-
-async def run_work(
-    streams: list[Stream],
-    observer: RunObserver,
-    store: RunStore,
-    *,
-    done: set[str] | None = None,
-    policy: RetryPolicy | None = None,
-    max_cost: float | None = None,
-    seed: int = 0,
-    stats: RunStats | None = None,
-) -> RunStats:
-    """Run every chain of every stream (see `Scheduler`). Items whose key is in `done` are answered from
-    the store. With `max_cost`, no new request starts once this run has spent that much (in USD)."""
-    scheduler = Scheduler(
-        streams, observer, store, done=done, policy=policy, max_cost=max_cost, seed=seed, stats=stats
-    )
-    return await scheduler.run()
