@@ -65,7 +65,8 @@ class Scheduler:
     - `_ask`: attempts until an answer is accepted or the item is given up; a 429 waits without using up
       an attempt;
     - `_send`: one request through a lane of the item's provider, within its limits;
-    - `_accept`: the answer is stored, then handed to the observer, then counted.
+    - then, in `_ask`: the answer is stored (`_store`), handed to the observer, and only then counted as
+      succeeded; a failure is retried after `_retry_delay` or given up (`_give_up`).
 
     Every count goes to the ledger (`stats`), which progress and the summary read."""
 
