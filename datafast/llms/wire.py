@@ -219,10 +219,9 @@ class Route:
             failure = self._failure(status, headers, body)
             failure.limits = limits
             raise failure
-        import httpx
         from litellm.types.utils import ModelResponse
 
-        raw = httpx.Response(status, headers=dict(headers), content=body, request=httpx.Request("POST", self.url))
+        raw = _RawAnswer(status, headers, body)
         try:
             response = self.config.transform_response(
                 model=self.model,
@@ -261,6 +260,26 @@ class Route:
         if status in _FATAL_STATUS or 400 <= status < 500:
             return CallFailure("fatal", message, None, status)
         return CallFailure("transient", message, None, status)
+
+
+class _RawAnswer:
+    """What LiteLLM's `transform_response`s read of an HTTP answer (`status_code`, `headers`, `text`,
+    `json()`): building an `httpx.Response` and its request for every answer cost 0.4 ms, a sixth of the
+    client's time per request."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status: int, headers: Mapping[str, str], content: bytes) -> None:
+        self.status_code = status
+        self.headers = headers  # aiohttp's: case-insensitive, like httpx's
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
 
 
 def _error_detail(body: bytes) -> str:
