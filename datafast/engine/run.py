@@ -89,6 +89,8 @@ def check_output_path(path: Path) -> None:
     """A clear error, before anything is sent, when the output file cannot be written where it is named."""
     if path.is_dir():
         raise ConfigError(f"output_file {path} is a folder; name a file in it, e.g. {path / 'data.jsonl'}")
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"output_file {path} is not a regular file (a device, a pipe, ...); name a .jsonl file")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -193,7 +195,8 @@ class DatasetRun:
                 store.close()
                 raise ConfigError(
                     f"{self.sink.output.path} holds records of a different config (run folder {self.folder}). Use "
-                    "another output_file, or generate(..., overwrite=True) to delete it and start again."
+                    "another output_file, or delete it and start again: generate(..., overwrite=True), or "
+                    "--overwrite on the command line."
                 )
             store.close()
             shutil.rmtree(self.folder)

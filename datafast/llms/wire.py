@@ -128,6 +128,8 @@ class Route:
         if self.provider == "anthropic" and api_base:
             from litellm.litellm_core_utils.url_utils import ensure_api_route
 
+            # ANTHROPIC_BASE_URL is documented without /v1, and often given with it (as OpenAI's is): both work.
+            api_base = api_base.rstrip("/").removesuffix("/v1")
             api_base = ensure_api_route(api_base, "v1/messages")  # as LiteLLM's own anthropic route does
         headers = self.config.validate_environment(
             headers={},

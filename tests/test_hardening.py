@@ -1,0 +1,57 @@
+"""Items of the hardening issue (#11), each test named after its item. Over real HTTP where a server is
+involved."""
+
+import time
+
+import pytest
+from conftest import FAST_RETRY
+
+from datafast.datasets import ClassificationDataset, RawDataset
+from datafast.engine import RetryPolicy
+from datafast.errors import ConfigError
+from datafast.llms import AnthropicProvider, OpenAICompatibleProvider, OpenAIProvider
+from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
+
+
+def raw_config(path, n_topics=3):
+    return RawDatasetConfig(
+        document_types=["memo", "story"],
+        topics=[f"topic {i}" for i in range(n_topics)],
+        num_samples_per_prompt=1,
+        output_file=str(path),
+    )
+
+
+def test_item_7_a_huge_retry_after_pauses_no_longer_than_the_policy_allows(llm_server, tmp_path):
+    llm_server.set_behavior(script=["429", "429"], retry_after_s=999999)
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.3)
+    started = time.monotonic()
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=policy)
+    assert time.monotonic() - started < 10
+    assert not dataset.failures and dataset.stats.succeeded == 6 and dataset.stats.rate_limited == 2
+
+
+@pytest.mark.parametrize("name", ["/dev/null"])
+def test_item_10_an_output_file_that_is_not_a_regular_file_is_refused_before_any_request(openai_env, name):
+    config = ClassificationDatasetConfig(
+        classes=[{"name": "a", "description": "x"}], num_samples_per_prompt=1, output_file=name
+    )
+    with pytest.raises(ConfigError, match="not a regular file"):
+        ClassificationDataset(config).generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
+    assert openai_env.requests() == []
+
+
+def test_item_16_the_refusal_of_a_changed_config_names_the_cli_option_too(openai_env, tmp_path):
+    path = tmp_path / "out.jsonl"
+    RawDataset(raw_config(path)).generate(OpenAIProvider(), show_progress=False)
+    with pytest.raises(ConfigError, match=r"overwrite=True\), or --overwrite on the command line"):
+        RawDataset(raw_config(path, n_topics=4)).generate(OpenAIProvider(), show_progress=False)
+
+
+@pytest.mark.parametrize("suffix", ["", "/", "/v1", "/v1/"])
+def test_item_17_anthropic_base_url_works_with_or_without_v1(llm_server, tmp_path, suffix):
+    llm = AnthropicProvider(api_key="sk-ant-test", api_base=llm_server.url + suffix)
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=FAST_RETRY)
+    assert not dataset.failures and dataset.stats.succeeded == 6
+    assert {r.path for r in llm_server.requests()} == {"/v1/messages"}
