@@ -9,7 +9,7 @@ from conftest import FAST_RETRY
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine import RetryPolicy
 from datafast.errors import ConfigError
-from datafast.llms import AnthropicProvider, OpenAICompatibleProvider, OpenAIProvider
+from datafast.llms import AnthropicProvider, GeminiProvider, OpenAICompatibleProvider, OpenAIProvider
 from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
 
 
@@ -55,3 +55,27 @@ def test_item_17_anthropic_base_url_works_with_or_without_v1(llm_server, tmp_pat
     dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=FAST_RETRY)
     assert not dataset.failures and dataset.stats.succeeded == 6
     assert {r.path for r in llm_server.requests()} == {"/v1/messages"}
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini"])
+def test_item_8_an_html_page_instead_of_an_answer_is_asked_again_never_a_crash(llm_server, tmp_path, protocol):
+    llm_server.set_behavior(script=["html", "html", "html"])
+    llm = {
+        "openai": lambda: OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2),
+        "anthropic": lambda: AnthropicProvider(api_key="sk-ant-test", api_base=llm_server.url, max_concurrency=2),
+        "gemini": lambda: GeminiProvider(api_key="g-test", api_base=llm_server.url, max_concurrency=2),
+    }[protocol]()
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=FAST_RETRY)
+    assert not dataset.failures and dataset.stats.succeeded == 6
+    assert llm_server.stats().by_outcome == {"html": 3, "ok": 6}
+    assert dataset.stats.retries == 3
+
+
+def test_item_8_past_the_attempts_only_that_request_fails_with_a_clear_reason(llm_server, tmp_path):
+    llm_server.set_behavior(script=["html"] * 3, script_match="story documents in English about topic 0.")
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=policy)
+    assert [f.kind for f in dataset.failures] == ["transient"]
+    assert "unreadable answer" in dataset.failures[0].reason
+    assert dataset.stats.succeeded == 5

@@ -153,6 +153,10 @@ async def _serve(
         await asyncio.sleep(behavior.hang_s)
     if fault == "drop" or (fault == "timeout" and behavior.timeout_then == "close"):
         return _drop(request)
+    if fault == "html":  # a proxy's or gateway's page where the API's JSON should be
+        record.status = 200
+        page = "<html><body><h1>Service temporarily unavailable</h1></body></html>"
+        return web.Response(text=page, content_type="text/html")
 
     answer = build_answer(req, fault, state.answer_rng(phash), state.faker, behavior.honor_max_tokens)
     if answer.truncated and fault != "truncated" and fault != "timeout":
