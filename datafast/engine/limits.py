@@ -56,12 +56,6 @@ class ConcurrencyLimit:
         if retry_after:
             self.paused_until = max(self.paused_until, now + retry_after)
 
-    def set_ceiling(self, ceiling: int) -> None:
-        self.ceiling = max(1, ceiling)
-        if self.limit > self.ceiling:
-            self.limit = self.ceiling
-            self.lowest = min(self.lowest, self.limit)
-
 
 class TokenBucket:
     """`per_minute` units a minute, refilled continuously, with a burst of at most `burst` units.

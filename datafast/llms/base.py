@@ -6,35 +6,19 @@ import asyncio
 import copy
 import os
 import threading
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from datafast._sync import run_sync
 from datafast.errors import ConfigError, MissingAPIKeyError
+from datafast.llms.completion import Completion
 from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import HttpPool
-from datafast.llms.rate_limits import RateLimitHeaders
 from datafast.llms.structured import parse_structured, repair_messages, response_format_for
 from datafast.llms.wire import Route, prefetch_litellm
 
 Messages = list[dict[str, Any]]
-
-
-@dataclass
-class Completion:
-    """What one logical request produced: the text, the parsed model when one was asked for, usage and cost
-    summed over the request and its repair retry (if one was needed)."""
-
-    text: str
-    parsed: BaseModel | None
-    finish_reason: str | None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = None
-    repaired: bool = False
-    limits: RateLimitHeaders | None = None  # the provider's rate limits, as this answer's headers told
 
 
 # Stands in for a key that is not set when a run is only planned (`datafast plan`); such a provider
@@ -134,10 +118,7 @@ class LLMProvider:
         if self.needs_api_key and not self.__api_key:
             variable = " or ".join(self.api_key_env)
             raise MissingAPIKeyError(f"{name} needs an API key: pass api_key=... or set {variable}")
-        self.http = HttpPool()
-        self._routes: dict[tuple[Any, ...], Route] = {}
-        self._route_lock = threading.Lock()
-        self._building: dict[tuple[Any, ...], asyncio.Future[Route]] = {}
+        self._new_connections()
         if self.needs_api_base and not self.api_base:
             variable = " or ".join(self.api_base_env)
             raise ConfigError(
@@ -156,10 +137,16 @@ class LLMProvider:
         for base in self.api_bases:
             endpoint = copy.copy(self)
             endpoint.api_base, endpoint.api_bases = base, [base]
-            endpoint.http = HttpPool()
-            endpoint._routes, endpoint._route_lock, endpoint._building = {}, threading.Lock(), {}
+            endpoint._new_connections()
             copies.append(endpoint)
         return copies
+
+    def _new_connections(self) -> None:
+        """Its own connection pool and routes (a route holds the URL: one set per endpoint)."""
+        self.http = HttpPool()
+        self._routes: dict[tuple[Any, ...], Route] = {}
+        self._route_lock = threading.Lock()
+        self._building: dict[tuple[Any, ...], asyncio.Future[Route]] = {}
 
     def __repr__(self) -> str:
         shown = self.api_bases if len(self.api_bases) > 1 else self.api_base
@@ -270,16 +257,7 @@ class LLMProvider:
         except (aiohttp.ClientError, OSError) as exc:
             message = redact(f"{self.name}: {type(exc).__name__}: {exc}", self._secrets())
             raise CallFailure("transient", message) from None
-        answer = route.decode(status, headers, payload, messages, data)
-        return Completion(
-            text=answer.text,
-            parsed=None,
-            finish_reason=answer.finish_reason,
-            prompt_tokens=answer.prompt_tokens,
-            completion_tokens=answer.completion_tokens,
-            cost_usd=answer.cost_usd,
-            limits=answer.limits,
-        )
+        return route.decode(status, headers, payload, messages, data)
 
     async def prepare(self, response_model: type[BaseModel] | None = None) -> None:
         """Make ready what requests of this kind need (LiteLLM's import, the route), so that one sent after

@@ -15,11 +15,11 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from datafast._background import load_in_background
 from datafast._env import apply_offline_defaults
+from datafast.llms.completion import Completion
 from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import proxy_for
 from datafast.llms.rate_limits import RateLimitHeaders
@@ -28,7 +28,6 @@ Messages = list[dict[str, Any]]
 
 # `_request_kwargs` entries that are sampling parameters, mapped by LiteLLM onto each provider's names.
 _SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "response_format")
-_FATAL_STATUS = {400, 401, 403, 404, 413, 422}
 _STATUS_WORDS = {
     400: "bad request",
     401: "authentication failed (check the API key)",
@@ -44,18 +43,6 @@ _STATUS_WORDS = {
     503: "service unavailable",
     504: "gateway timeout",
 }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What one HTTP request produced, read through the provider's transformation."""
-
-    text: str
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float | None
-    limits: RateLimitHeaders | None
 
 
 def import_litellm() -> Any:
@@ -87,7 +74,7 @@ def prefetch_litellm() -> None:
 class Route:
     """One provider's requests of one kind (same model, parameters and response schema): the URL, headers
     and mapped parameters LiteLLM computes for it, built once; `encode` turns messages into a request body,
-    `decode` an HTTP answer into an `Answer` or a `CallFailure`. Built off the event loop: it imports LiteLLM."""
+    `decode` an HTTP answer into a `Completion` or a `CallFailure`. Built off the event loop: it imports LiteLLM."""
 
     def __init__(self, kwargs: Mapping[str, Any], name: str, secrets: tuple[str, ...]) -> None:
         litellm = import_litellm()
@@ -214,7 +201,7 @@ class Route:
 
     def decode(
         self, status: int, headers: Mapping[str, str], body: bytes, messages: Messages, data: dict[str, Any]
-    ) -> Answer:
+    ) -> Completion:
         """The answer of a 2xx response, or the CallFailure an error status or an unreadable body means."""
         limits = RateLimitHeaders.parse(headers)
         if status >= 300:
@@ -250,7 +237,7 @@ class Route:
         cost = None
         if self.prices is not None:
             cost = prompt_tokens * self.prices[0] + completion_tokens * self.prices[1]
-        return Answer(text, finish_reason, prompt_tokens, completion_tokens, cost, limits)
+        return Completion(text, None, finish_reason, prompt_tokens, completion_tokens, cost, limits=limits)
 
     def _failure(self, status: int, headers: Mapping[str, str], body: bytes) -> CallFailure:
         detail = redact(_error_detail(body), self.secrets)
@@ -259,7 +246,7 @@ class Route:
             return CallFailure("rate_limit", message, retry_after(headers), status)
         if status in (408, 409) or status >= 500:
             return CallFailure("transient", message, retry_after(headers), status)
-        if status in _FATAL_STATUS or 400 <= status < 500:
+        if 400 <= status < 500:
             return CallFailure("fatal", message, None, status)
         return CallFailure("transient", message, None, status)
 

@@ -1,0 +1,24 @@
+"""What one logical request to a provider produced."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from datafast.llms.rate_limits import RateLimitHeaders
+
+
+@dataclass
+class Completion:
+    """What one logical request produced: the text, the parsed model when one was asked for, usage and cost
+    summed over the request and its repair retry (if one was needed)."""
+
+    text: str
+    parsed: BaseModel | None
+    finish_reason: str | None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
+    repaired: bool = False
+    limits: RateLimitHeaders | None = None  # the provider's rate limits, as this answer's headers told
