@@ -1,14 +1,18 @@
 """Items of the hardening issue (#11), each test named after its item. Over real HTTP where a server is
 involved."""
 
+import asyncio
+import json
 import time
 
 import pytest
+from concept_examples import concept_classification, concept_raw
 from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine import RetryPolicy
-from datafast.errors import ConfigError
+from datafast.engine.run import DatasetRun
+from datafast.errors import ConfigError, ProviderError
 from datafast.llms import AnthropicProvider, GeminiProvider, OpenAICompatibleProvider, OpenAIProvider
 from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
 
@@ -79,3 +83,47 @@ def test_item_8_past_the_attempts_only_that_request_fails_with_a_clear_reason(ll
     assert [f.kind for f in dataset.failures] == ["transient"]
     assert "unreadable answer" in dataset.failures[0].reason
     assert dataset.stats.succeeded == 5
+
+
+def test_item_7_past_the_rate_limit_cap_the_provider_is_given_up_with_a_clear_reason(llm_server, tmp_path):
+    llm_server.set_behavior(rate_429=1.0, retry_after_s=999999)
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.2, max_rate_limit_wait=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match=r"still rate limited after \ds of waiting .*run again later"):
+        RawDataset(raw_config(tmp_path / "out.jsonl", n_topics=20)).generate(llm, show_progress=False, retry=policy)
+    assert time.monotonic() - started < 10
+    # Not one request after another waits its turn: the provider is given up as a whole.
+    assert llm_server.stats().by_outcome["429"] < 40
+
+
+def test_item_7_the_progress_line_says_why_a_provider_waits(llm_server, tmp_path):
+    llm_server.set_behavior(script=["429"] * 2, retry_after_s=999999)
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=1)
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.3)
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl"))
+    run = DatasetRun(dataset, dataset.bindings(llm), show_progress=False, retry=policy)
+    notices: list[str] = []
+    run.stats.listener = lambda: notices.extend(run.stats.waiting.values())
+    asyncio.run(run.execute())
+    assert any("the server asks to wait 999999s" in n for n in notices)
+    assert run.stats.waiting == {}
+
+
+@pytest.mark.parametrize("example", ["classification", "raw"])
+def test_item_6_a_provider_with_a_fifth_of_its_answers_malformed_gives_every_row_in_one_run(
+    llm_server, tmp_path, example
+):
+    llm_server.set_behavior(rate_malformed=0.2, rate_429=0.05, rate_500=0.05, seed=6, retry_after_s=0.01)
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=8)
+    policy = RetryPolicy(base_delay=0.01, max_delay=0.05)
+    path = tmp_path / "out.jsonl"
+    config = concept_classification(path) if example == "classification" else concept_raw(path)
+    kind = ClassificationDataset if example == "classification" else RawDataset
+    dataset = kind(config).generate(llm, show_progress=False, retry=policy)
+    expected = dataset.get_num_expected_rows([llm])
+    assert not dataset.failures
+    assert dataset.stats.succeeded == dataset.num_requests()
+    summary = json.loads((tmp_path / "out.datafast" / "summary.json").read_text())
+    assert len(dataset.data_rows) + sum(summary["records_dropped"].values()) == expected
+    assert llm_server.stats().by_outcome["malformed"] > 0

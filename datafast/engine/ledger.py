@@ -58,6 +58,8 @@ class RunStats(Counts):
     aborted_providers: dict[str, str] = field(default_factory=dict)
     providers: dict[str, ProviderStats] = field(default_factory=dict)
     stopped: str | None = None
+    # Why a provider is waiting now, for the progress line (e.g. a long Retry-After); None when it is not.
+    waiting: dict[str, str] = field(default_factory=dict)
     listener: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def provider(self, name: str) -> ProviderStats:
@@ -101,6 +103,15 @@ class RunStats(Counts):
             counts.retries += 1
             counts.rate_limited += int(rate_limited)
         self._changed()
+
+    def wait_notice(self, name: str, why: str | None) -> None:
+        """Say (or, with None, stop saying) why a provider's requests are waiting."""
+        if why is None:
+            if self.waiting.pop(name, None) is not None:
+                self._changed()
+        elif self.waiting.get(name) != why:
+            self.waiting[name] = why
+            self._changed()
 
     def asked_again_one(self, name: str) -> None:
         for counts in self._both(name):

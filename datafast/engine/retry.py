@@ -11,7 +11,8 @@ from datafast.llms.failures import CallFailure
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential back-off with full jitter for transient failures and rate limits; a server's
-    `Retry-After` is honoured when given. After `max_attempts` the item is given up and its reason kept.
+    `Retry-After` is honoured when given. An answer that does not validate even after its repair is asked
+    again at once, as a fresh request. After `max_attempts` the item is given up and its reason kept.
     An answer the dataset type rejects (valid JSON it cannot use, e.g. a wrong answer that repeats the
     right one) is asked again at once, up to `max_rejections` times, then given up until a rerun. So is an
     answer whose records cleaning would all drop for a sampling accident (see
@@ -25,9 +26,11 @@ class RetryPolicy:
     max_rate_limit_wait: float = 600.0
 
     def should_retry(self, failure: CallFailure, attempts: int) -> bool:
-        return failure.kind in ("rate_limit", "transient") and attempts < self.max_attempts
+        return failure.kind in ("rate_limit", "transient", "invalid_response") and attempts < self.max_attempts
 
     def delay(self, failure: CallFailure, attempts: int, rng: random.Random) -> float:
+        if failure.kind == "invalid_response":  # the server answered; a sampled model answers differently
+            return 0.0
         if failure.retry_after is not None:
             return min(max(failure.retry_after, 0.0), self.max_delay)
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))

@@ -137,6 +137,7 @@ class DatasetRun:
         )
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
+        self.stats = RunStats()
 
     async def execute(self) -> RunStats:
         check_output_path(self.sink.output.path)
@@ -152,7 +153,7 @@ class DatasetRun:
         with self._open_store(bool(self.sink.written_requests)) as store, self.sink:
             streams = [self._stream(binding) for binding in self.bindings]
             total = self.dataset.num_requests() * len(self.bindings)
-            stats = RunStats()
+            stats = self.stats
             self.progress.start(total, stats)
             try:
                 scheduler = Scheduler(

@@ -188,6 +188,9 @@ class Scheduler:
             try:
                 completion = await self._send(group, item)
             except CallFailure as failure:
+                if failure.prompt_tokens or failure.completion_tokens or failure.cost_usd:
+                    self.stats.paid(name, failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
+                    item.paid_for_nothing(failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
                 if failure.kind == "rate_limit" and rate_limited_since is None:
                     rate_limited_since = time.monotonic()
                 delay = self._retry_delay(group, item, failure, rate_limited_since)
@@ -198,6 +201,8 @@ class Scheduler:
                 self.observer.on_retry(item, failure, delay)
                 await asyncio.sleep(delay)
                 continue
+            if rate_limited_since is not None:
+                self.stats.wait_notice(name, None)
             rate_limited_since, item.rate_limit_waits = None, 0
             await self._store(item, completion, request, first_try)
             self.stats.paid(name, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
@@ -226,9 +231,22 @@ class Scheduler:
         if failure.kind == "rate_limit" and rate_limited_since is not None:
             item.attempts -= 1  # `_send` counted it
             item.rate_limit_waits += 1
-            if time.monotonic() - rate_limited_since > self.policy.max_rate_limit_wait:
+            waited = time.monotonic() - rate_limited_since
+            if waited > self.policy.max_rate_limit_wait:
+                self._abort(
+                    group,
+                    f"still rate limited after {waited:.0f}s of waiting (RetryPolicy.max_rate_limit_wait is "
+                    f"{self.policy.max_rate_limit_wait:.0f}s): {failure.message}; run again later",
+                )
                 return None
-            return self.policy.delay(failure, item.rate_limit_waits, self.rng)
+            delay = self.policy.delay(failure, item.rate_limit_waits, self.rng)
+            if failure.retry_after is not None and failure.retry_after > self.policy.max_delay:
+                self.stats.wait_notice(
+                    item.provider.name,
+                    f"rate limited: the server asks to wait {failure.retry_after:.0f}s, retrying every "
+                    f"{self.policy.max_delay:.0f}s (gives up after {self.policy.max_rate_limit_wait:.0f}s)",
+                )
+            return delay
         if not self.policy.should_retry(failure, item.attempts):
             return None
         return self.policy.delay(failure, item.attempts, self.rng)
@@ -276,11 +294,17 @@ class Scheduler:
             response=completion.text,
             finish_reason=completion.finish_reason,
             repaired=completion.repaired,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-            cost_usd=completion.cost_usd,
+            prompt_tokens=completion.prompt_tokens + item.unkept_prompt_tokens,
+            completion_tokens=completion.completion_tokens + item.unkept_completion_tokens,
+            cost_usd=_sum_costs(completion.cost_usd, item.unkept_cost_usd),
             started=first_try,
         )
+        item.unkept_prompt_tokens, item.unkept_completion_tokens, item.unkept_cost_usd = 0, 0, None  # stored now
+
+    def _abort(self, group: LaneGroup, why: str) -> None:
+        """No further request to this provider in this run: every one would fail the same way."""
+        group.aborted = group.aborted or why
+        self.stats.aborted_providers.setdefault(group.provider.name, why)
 
     async def _give_up(
         self, group: LaneGroup, item: WorkItem, failure: CallFailure, request: str, first_try: float
@@ -294,10 +318,16 @@ class Scheduler:
             error_kind=failure.kind,
             error=failure.message,
             started=first_try,
+            prompt_tokens=item.unkept_prompt_tokens,
+            completion_tokens=item.unkept_completion_tokens,
+            cost_usd=item.unkept_cost_usd,
         )
         if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
-            group.aborted = failure.message
-            self.stats.aborted_providers.setdefault(item.provider.name, failure.message)
+            self._abort(group, failure.message)
         self.stats.failed_one(item.provider.name, failure.kind)
         self.observer.on_failure(item, failure)
 
+
+
+def _sum_costs(a: float | None, b: float | None) -> float | None:
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)

@@ -79,6 +79,12 @@ def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_exception(error)
 
 
+# An item's cost after one more answer: unknown only while every answer's cost is unknown.
+_ADD_COSTS = (
+    "CASE WHEN items.cost_usd IS NULL THEN excluded.cost_usd"
+    " WHEN excluded.cost_usd IS NULL THEN items.cost_usd ELSE items.cost_usd + excluded.cost_usd END"
+)
+
 _ITEM_COLUMNS = (
     "key, step, provider, status, attempts, request, response, error_kind, last_error, finish_reason, prompt_tokens,"
     " completion_tokens, cost_usd"
@@ -203,8 +209,7 @@ class RunStore:
             " finish_reason = excluded.finish_reason, repaired = excluded.repaired,"
             " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
-            " cost_usd = CASE WHEN items.cost_usd IS NULL THEN excluded.cost_usd"
-            " WHEN excluded.cost_usd IS NULL THEN items.cost_usd ELSE items.cost_usd + excluded.cost_usd END,"
+            f" cost_usd = {_ADD_COSTS},"
             " started = COALESCE(items.started, excluded.started), finished = excluded.finished",
             (
                 key,
@@ -234,14 +239,35 @@ class RunStore:
         error_kind: str,
         error: str,
         started: float | None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float | None = None,
     ) -> None:
         # A stored answer that failed later (the dataset type rejected it) becomes a failure; its text is kept.
+        # Answers paid for but unusable (invalid ones) add their tokens and cost.
         await self._write(
             "INSERT INTO items (key, step, provider, status, attempts, request, error_kind, last_error, started,"
-            " finished) VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?)"
+            " finished, prompt_tokens, completion_tokens, cost_usd)"
+            " VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET status = 'failed', attempts = items.attempts + excluded.attempts,"
-            " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished",
-            (key, step, provider, attempts, request, error_kind, error, started, time.time()),
+            " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished,"
+            " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
+            " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
+            f" cost_usd = {_ADD_COSTS}",
+            (
+                key,
+                step,
+                provider,
+                attempts,
+                request,
+                error_kind,
+                error,
+                started,
+                time.time(),
+                prompt_tokens,
+                completion_tokens,
+                cost_usd,
+            ),
         )
 
     def done_keys(self) -> set[str]:

@@ -60,3 +60,13 @@ class WorkItem:
     attempts: int = field(default=0)
     rejections: int = field(default=0)
     rate_limit_waits: int = field(default=0)  # 429s in a row: they wait, they are not attempts
+    # Tokens and cost of answers paid for but not kept (invalid ones), added to what the store records.
+    unkept_prompt_tokens: int = field(default=0)
+    unkept_completion_tokens: int = field(default=0)
+    unkept_cost_usd: float | None = field(default=None)
+
+    def paid_for_nothing(self, prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> None:
+        self.unkept_prompt_tokens += prompt_tokens
+        self.unkept_completion_tokens += completion_tokens
+        if cost_usd is not None:
+            self.unkept_cost_usd = (self.unkept_cost_usd or 0.0) + cost_usd

@@ -293,7 +293,11 @@ class LLMProvider:
             second.parsed = parse_structured(second.text, response_model)
         except ValueError as exc:
             raise CallFailure(
-                "invalid_response", f"{self.name}: answer did not validate twice: {reason}; then {exc}"
+                "invalid_response",
+                f"{self.name}: answer did not validate twice: {reason}; then {exc}",
+                prompt_tokens=second.prompt_tokens,
+                completion_tokens=second.completion_tokens,
+                cost_usd=second.cost_usd,
             ) from None
         return second
 

@@ -17,7 +17,8 @@ class CallFailure(Exception):
 
     `kind` tells the engine what to do: `rate_limit` (wait `retry_after` seconds or back off, then retry),
     `transient` (timeout, 5xx, dropped connection: back off and retry), `invalid_response` (the answer did
-    not validate even after the repair retry) or `fatal` (bad key, bad request: retrying cannot help).
+    not validate even after the repair retry: asked again at once, like a transient failure) or `fatal` (bad
+    key, bad request: retrying cannot help).
     """
 
     kind: FailureKind
@@ -25,6 +26,10 @@ class CallFailure(Exception):
     retry_after: float | None = None
     status_code: int | None = None
     limits: RateLimitHeaders | None = None  # the provider's rate limits, when its error response told them
+    # What answers that could not be used cost (an invalid answer and its repair were paid for all the same).
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = None
 
     def __str__(self) -> str:
         return self.message
