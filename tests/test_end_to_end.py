@@ -8,6 +8,7 @@ from concept_examples import concept_classification, concept_raw
 from conftest import FAST_RETRY
 
 from datafast.datasets import ClassificationDataset, RawDataset
+from datafast.engine import RetryPolicy
 from datafast.errors import ConfigError, MissingAPIKeyError, ProviderError
 from datafast.llms import (
     AnthropicProvider,
@@ -183,25 +184,42 @@ def test_invalid_json_once_is_repaired(openai_env, tmp_path):
     assert len(repair) == 1 and "not valid JSON" in repair[0].prompt_text
 
 
-def test_invalid_json_twice_fails_that_request_and_keeps_the_rest(openai_env, tmp_path):
+def test_invalid_json_twice_is_asked_again_fresh_and_every_row_comes_in_one_run(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
-    path.write_text('{"earlier": "line kept"}\n')
     openai_env.set_behavior(
         script=["malformed", "malformed"], script_match="French that belong to the class 'negative'"
     )
     dataset = ClassificationDataset(concept_classification(path))
     dataset.generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
+    assert not dataset.failures and len(read_jsonl(path)) == 20
+    negative_fr = [r for r in openai_env.requests() if "French that belong to the class 'negative'" in r.prompt_text]
+    # the answer, its repair, then a fresh request
+    assert [r.outcome for r in negative_fr] == ["malformed", "malformed", "ok"]
+
+
+def test_invalid_json_past_the_attempts_fails_that_request_and_keeps_the_rest(openai_env, tmp_path):
+    path = tmp_path / "out.jsonl"
+    path.write_text('{"earlier": "line kept"}\n')
+    openai_env.set_behavior(
+        script=["malformed"] * 4, script_match="French that belong to the class 'negative'"
+    )
+    dataset = ClassificationDataset(concept_classification(path))
+    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
+    with pytest.raises(ConfigError, match="not written by datafast"):
+        dataset.generate(OpenAIProvider(), show_progress=False, retry=policy)
+    path.unlink()
+    dataset.generate(OpenAIProvider(), show_progress=False, retry=policy)
     assert len(dataset.failures) == 1
     failure = dataset.failures[0]
     assert failure.kind == "invalid_response" and "did not validate twice" in failure.reason
     assert "negative" in failure.prompt
-    lines = read_jsonl(path)
-    assert lines[0] == {"earlier": "line kept"}
-    assert len(lines) == 1 + 15
+    assert len(read_jsonl(path)) == 15
+    paid_for_valid = sum(r.completion_tokens for r in openai_env.requests() if r.outcome == "ok")
+    assert dataset.stats.completion_tokens > paid_for_valid
     # A rerun asks only for what is missing.
     openai_env.reset()
     ClassificationDataset(concept_classification(path)).generate(OpenAIProvider(), show_progress=False)
-    assert len(openai_env.requests()) == 1 and len(read_jsonl(path)) == 1 + 20
+    assert len(openai_env.requests()) == 1 and len(read_jsonl(path)) == 20
 
 
 def test_truncated_answer_without_a_token_limit_is_repaired(openai_env, tmp_path):

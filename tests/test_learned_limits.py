@@ -4,10 +4,12 @@ without using up attempts, and several endpoints of one provider share its work 
 import json
 import time
 
+import pytest
 from conftest import FAST_RETRY
 
 from datafast.datasets import RawDataset
 from datafast.engine import RetryPolicy
+from datafast.errors import ProviderError
 from datafast.llms import AnthropicProvider, OpenAICompatibleProvider, OpenAIProvider
 from datafast.schema.config import RawDatasetConfig
 from datafast.testing import LLMTestServer
@@ -74,7 +76,10 @@ def test_a_429_storm_past_the_rate_limit_wait_gives_up_with_a_reason(llm_server,
     llm_server.set_behavior(script=["429"] * 1000, script_match="topic 0.", retry_after_s=0)
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, max_rate_limit_wait=0.3)
-    dataset = RawDataset(raw_config(tmp_path / "out.jsonl", 2)).generate(llm, show_progress=False, retry=policy)
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl", 2))
+    # The other requests answered; then nothing for longer than the wait: the provider is given up.
+    with pytest.raises(ProviderError, match="still rate limited after 0s without an answer"):
+        dataset.generate(llm, show_progress=False, retry=policy)
     assert [f.kind for f in dataset.failures] == ["rate_limit", "rate_limit"]
     assert "HTTP 429 rate limited" in dataset.failures[0].reason
 

@@ -97,6 +97,7 @@ class LaneGroup:
         self.lanes = lanes
         self.provider = lanes[0].provider
         self.aborted: str | None = None
+        self.last_answer = time.monotonic()  # when it last answered (or when the run started)
         self._condition = asyncio.Condition()
 
     def _pick(self, now: float) -> Lane | None:

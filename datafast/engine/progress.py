@@ -95,7 +95,7 @@ class RunProgress:
                 self._bar.update(
                     self._task,
                     completed=self.ledger.done,
-                    rate=f"{rate:.1f} req/s" if rate else "",
+                    rate=format_rate(rate) if rate else "",
                     extra=self._extra(),
                 )
         elif self._lines is not None and now - self._last_line >= self.every:
@@ -108,7 +108,7 @@ class RunProgress:
         self._printed = self._state()
         done = self.ledger.done
         rate = self._rate(now)
-        speed = f", {rate:.1f} req/s" if rate else ""
+        speed = f", {format_rate(rate)}" if rate else ""
         eta = f", eta {_duration((self.total - done) / rate)}" if rate and done < self.total else ""
         line = f"{escape(self.description)}: {done:,}/{self.total:,} requests{speed}{eta}, "
         self._lines.print(line + self._extra(), highlight=False, soft_wrap=True)
@@ -127,6 +127,23 @@ class RunProgress:
     def _state(self) -> tuple[int, int, int, int, int]:
         ledger = self.ledger
         return (ledger.done, ledger.tokens, ledger.retries, ledger.asked_again, ledger.failed)
+
+
+def format_rate(per_second: float) -> str:
+    """A request rate with two or three significant digits, per minute below one a second: "12 req/s",
+    "2.5 req/s", "18 req/min", "0.75 req/min" (a slow local model is not "0.0 req/s")."""
+    if per_second >= 9.95:
+        return f"{per_second:.0f} req/s"
+    if per_second >= 0.995:
+        return f"{per_second:.1f} req/s"
+    per_minute = per_second * 60
+    return f"{per_minute:.0f} req/min" if per_minute >= 9.95 else f"{per_minute:.2g} req/min"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`count` and the noun agreeing with it: "1 retry", "2 retries", "1,204 unusable answers"."""
+    many = nouns or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s")
+    return f"{count:,} {noun if count == 1 else many}"
 
 
 def _duration(seconds: float) -> str:

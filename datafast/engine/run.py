@@ -12,13 +12,13 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
+from datafast.engine.folder import RunLock, clear_folder, run_folder
 from datafast.engine.ledger import RunStats
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
@@ -26,7 +26,7 @@ from datafast.engine.runner import Scheduler, Stream
 from datafast.engine.sink import RecordSink
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
-from datafast.errors import ConfigError, ProviderError
+from datafast.errors import ConfigError, OutputWriteError, ProviderError
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 from datafast.outputs import JsonlFile
@@ -37,11 +37,6 @@ if TYPE_CHECKING:
     from datafast.schema.data_rows import DatasetRow
 
 log = logging.getLogger("datafast")
-
-
-def run_folder(output_file: str | Path) -> Path:
-    path = Path(output_file)
-    return path.with_name(path.stem + ".datafast")
 
 
 def config_fingerprint(dataset: DatasetBase) -> str:
@@ -138,39 +133,59 @@ class DatasetRun:
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
         self.stats = RunStats()
+        self.write_error: OutputWriteError | None = None
 
     async def execute(self) -> RunStats:
-        check_output_path(self.sink.output.path)
+        output = self.sink.output.path
+        check_output_path(output)
         for provider in self.providers:
             warning = provider.language_warning(list(self.dataset.config.languages))
             if warning:
                 log.warning("%s: %s", provider.name, warning)
-        if self.overwrite:
-            self.sink.output.path.unlink(missing_ok=True)
-            self.sink.dropped.path.unlink(missing_ok=True)
-            shutil.rmtree(self.folder, ignore_errors=True)
-        self.sink.scan()
-        with self._open_store(bool(self.sink.written_requests)) as store, self.sink:
-            streams = [self._stream(binding) for binding in self.bindings]
-            total = self.dataset.num_requests() * len(self.bindings)
-            stats = self.stats
-            self.progress.start(total, stats)
-            try:
-                scheduler = Scheduler(
-                    streams,
-                    _Observer(self),
-                    store,
-                    done=store.done_keys(),
-                    policy=self.retry,
-                    max_cost=self.max_cost,
-                    stats=stats,
-                )
-                await scheduler.run()
-            finally:
-                self.progress.stop()
-            self._write_summary(stats, store, total)
+        with RunLock(self.folder, output):
+            if self.overwrite:
+                output.unlink(missing_ok=True)
+                self.sink.dropped.path.unlink(missing_ok=True)
+                clear_folder(self.folder)
+            with self._open_store() as store:
+                cleaning = self.dataset.cleaning().model_dump(mode="json")
+                written_with = store.get_meta("cleaning")
+                self.sink.scan(reclean=written_with is not None and written_with != cleaning)
+                with self.sink:
+                    store.set_meta("cleaning", cleaning)
+                    stats = await self._schedule(store)
+        if self.write_error is not None:
+            raise self.write_error
         self.dataset.report = self._report()
-        self._raise_if_nothing_worked(stats, total)
+        self._raise_if_nothing_worked(stats, self.total)
+        return stats
+
+    @property
+    def total(self) -> int:
+        return self.dataset.num_requests() * len(self.bindings)
+
+    async def _schedule(self, store: RunStore) -> RunStats:
+        """Run the engine over the dataset's chains; the summary is written however it ends."""
+        streams = [self._stream(binding) for binding in self.bindings]
+        stats = self.stats
+        self.progress.start(self.total, stats)
+        finished = False
+        try:
+            scheduler = Scheduler(
+                streams,
+                _Observer(self),
+                store,
+                done=store.done_keys(),
+                policy=self.retry,
+                max_cost=self.max_cost,
+                stats=stats,
+            )
+            await scheduler.run()
+            self.write_error = scheduler.error
+            finished = True
+        finally:
+            self.progress.stop()
+            self._write_summary(stats, store, interrupted=not finished)
         return stats
 
     def _report(self) -> dict[str, Any]:
@@ -187,43 +202,95 @@ class DatasetRun:
         items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
         return Stream(items, providers)
 
-    def _open_store(self, output_has_records: bool) -> RunStore:
+    def _open_store(self) -> RunStore:
+        """The run store, after checking that the output belongs to this run: written by it with this
+        config, or (its run folder gone) holding records of this config's requests, which are adopted.
+        Anything else is refused before any request: a file we did not write is never modified."""
         fingerprint = config_fingerprint(self.dataset)
+        output = self.sink.output.path
+        has_records = output.exists() and output.stat().st_size > 0
         store = RunStore(self.folder / "store.sqlite")
-        previous = store.get_meta("config_fingerprint")
-        if previous is not None and previous != fingerprint:
-            if output_has_records:
+        try:
+            previous = store.get_meta("config_fingerprint")
+            if previous is not None and previous != fingerprint:
+                if has_records:
+                    raise ConfigError(
+                        f"{output} holds records of a different config (run folder {self.folder}). Use another "
+                        "output_file, or delete it and start again: generate(..., overwrite=True), or "
+                        "--overwrite on the command line."
+                    )
                 store.close()
-                raise ConfigError(
-                    f"{self.sink.output.path} holds records of a different config (run folder {self.folder}). Use "
-                    "another output_file, or delete it and start again: generate(..., overwrite=True), or "
-                    "--overwrite on the command line."
-                )
+                clear_folder(self.folder)
+                store = RunStore(self.folder / "store.sqlite")
+            elif previous is None and has_records:
+                self._adopt_output(store)
+            store.set_meta("config_fingerprint", fingerprint)
+            store.set_meta("config", self.dataset.config.model_dump(mode="json"))
+        except BaseException:
             store.close()
-            shutil.rmtree(self.folder)
-            store = RunStore(self.folder / "store.sqlite")
-        store.set_meta("config_fingerprint", fingerprint)
-        store.set_meta("config", self.dataset.config.model_dump(mode="json"))
+            raise
         return store
 
-    def _write_summary(self, stats: RunStats, store: RunStore, total: int) -> None:
+    def _adopt_output(self, store: RunStore) -> None:
+        """An output without its run store: its requests are marked done if its records are this config's
+        (a deleted run folder, a copied output); otherwise it is refused."""
+        output = self.sink.output.path
+        first = {
+            item.key: (item.step, item.provider.name)
+            for binding in self.bindings
+            for item in (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
+        }
+        requests: set[str] = set()
+        others = 0
+        for number, line in enumerate(self.sink.output.read(), start=1):
+            request = line.get("request_id")
+            if not (isinstance(request, str) and "uuid" in line and "dataset_type" in line):
+                raise ConfigError(
+                    f"{output} was not written by datafast (line {number} is not a datafast record; a Datafast "
+                    "0.0.36 output has no request_id and cannot be resumed). datafast never modifies a file it "
+                    "did not write: name another output_file, or move this file away"
+                )
+            if request in first:
+                requests.add(request)
+            else:
+                others += 1
+        if others:
+            raise ConfigError(
+                f"{output} has no run folder ({self.folder}) and {others} of its records were not made by this "
+                "config's requests: it holds another config's records, or its run folder was deleted. Restore "
+                "the run folder, use another output_file, or start over with --overwrite"
+            )
+        store.adopt({key: first[key] for key in requests})
+        log.warning(
+            "%s had no run folder: %d requests whose records it holds are taken as done and not asked again",
+            output,
+            len(requests),
+        )
+
+    def _write_summary(self, stats: RunStats, store: RunStore, *, interrupted: bool) -> None:
         summary = {
             "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
             "output_file": str(self.sink.output.path),
-            "requests_total": total,
+            "interrupted": interrupted,
+            "requests_total": self.total,
             "requests_resumed": stats.resumed,
-            "records_written": self.sink.kept,
-            "records_dropped": dict(self.sink.dropped_by_reason),
+            "records_written": self.sink.kept if not interrupted else None,
+            "records_dropped": dict(self.sink.dropped_by_reason) if not interrupted else None,
             "dropped_file": str(self.sink.dropped.path),
             "this_run": stats.to_dict(),
             "whole_run": store.totals(),
         }
-        self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".summary.json.tmp-{os.getpid()}"
-        tmp.write_text(json.dumps(summary, indent=2))
-        os.replace(tmp, self.folder / "summary.json")
+        try:
+            tmp.write_text(json.dumps(summary, indent=2))
+            os.replace(tmp, self.folder / "summary.json")
+        except OSError as exc:  # a full disk: the run's own error says so; the summary is not worth a crash
+            tmp.unlink(missing_ok=True)
+            log.warning("could not write %s: %s", self.folder / "summary.json", exc.strerror or exc)
 
     def _raise_if_nothing_worked(self, stats: RunStats, total: int) -> None:
+        """A clear error when no request worked (or a provider had to be given up); a warning for the
+        failures of a run that otherwise worked."""
         if stats.aborted_providers or (stats.failed and not stats.succeeded and not stats.resumed):
             reasons = "; ".join(f"{name}: {msg}" for name, msg in stats.aborted_providers.items())
             first = self.dataset.failures[0].reason if self.dataset.failures else ""
@@ -263,7 +330,8 @@ class _Observer:
         asks_left = not resumed and not link.follow_up and item.rejections < run.retry.max_rejections
         if asks_left and not records and not follow:
             self._reject("the answer holds no record")
-        if records and item.key not in run.sink.written_requests:
+        records = run.sink.missing(records)  # on resume, those a crash or a full disk kept from the output
+        if records:
             judged = run.sink.judge(records, truncated=completion.finish_reason == "length")
             flaws = {j.flaw for j in judged}
             if asks_left and flaws <= RESAMPLE_REASONS:

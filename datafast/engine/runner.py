@@ -20,6 +20,7 @@ from datafast.engine.ledger import RunStats
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem
+from datafast.errors import OutputWriteError
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 from datafast.llms.structured import parse_structured
@@ -90,6 +91,8 @@ class Scheduler:
         self.max_cost = max_cost
         self.stats = stats or RunStats()
         self.rng = random.Random(seed)
+        # Set when a file of the run could not be written: the run stops and raises it.
+        self.error: OutputWriteError | None = None
         self.groups: dict[int, LaneGroup] = {}
         for stream in streams:
             for provider in stream.providers:
@@ -160,7 +163,10 @@ class Scheduler:
     def _replay(self, item: WorkItem) -> list[WorkItem] | None:
         """The chain's next items from a stored answer, or None when it must be asked again."""
         stored = self.store.get(item.key)
-        assert stored is not None and stored.response is not None
+        assert stored is not None
+        if stored.response is None:  # adopted from the output's records (`RunStore.adopt`): nothing to replay
+            self.stats.resumed_one(item.provider.name)
+            return []
         try:
             parsed = parse_structured(stored.response, item.response_model) if item.response_model else None
             completion = Completion(
@@ -172,6 +178,9 @@ class Scheduler:
                 cost_usd=stored.cost_usd,
             )
             follow = self.observer.on_success(item, completion, resumed=True)
+        except OutputWriteError as exc:
+            self._halt(exc)
+            return []
         except (ValueError, CallFailure) as exc:
             log.warning("stored answer for %s can no longer be used (%s); asking again", item.key[:12], exc)
             return None
@@ -204,12 +213,19 @@ class Scheduler:
             if rate_limited_since is not None:
                 self.stats.wait_notice(name, None)
             rate_limited_since, item.rate_limit_waits = None, 0
-            await self._store(item, completion, request, first_try)
             self.stats.paid(name, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            try:
+                await self._store(item, completion, request, first_try)
+            except OutputWriteError as exc:  # paid for, and lost: the one answer a full disk costs
+                self._halt(exc)
+                return []
             if self.max_cost is not None and self.stats.cost_usd >= self.max_cost and not self.stats.stopped:
                 self.stats.stopped = f"max_cost reached: ${self.stats.cost_usd:.4f} spent, limit ${self.max_cost:.4f}"
             try:
                 follow = self.observer.on_success(item, completion, resumed=False)
+            except OutputWriteError as exc:  # the answer is stored: a rerun writes its records
+                self._halt(exc)
+                follow = []
             except CallFailure as rejected:  # paid for, but the dataset type cannot use it
                 item.rejections += 1
                 if item.rejections <= self.policy.max_rejections and not self._stopping(group):
@@ -231,13 +247,15 @@ class Scheduler:
         if failure.kind == "rate_limit" and rate_limited_since is not None:
             item.attempts -= 1  # `_send` counted it
             item.rate_limit_waits += 1
-            waited = time.monotonic() - rate_limited_since
-            if waited > self.policy.max_rate_limit_wait:
-                self._abort(
-                    group,
-                    f"still rate limited after {waited:.0f}s of waiting (RetryPolicy.max_rate_limit_wait is "
-                    f"{self.policy.max_rate_limit_wait:.0f}s): {failure.message}; run again later",
-                )
+            now = time.monotonic()
+            if now - rate_limited_since > self.policy.max_rate_limit_wait:
+                if now - group.last_answer > self.policy.max_rate_limit_wait:  # not one answer all that time
+                    self._abort(
+                        group,
+                        f"still rate limited after {now - group.last_answer:.0f}s without an answer "
+                        f"(RetryPolicy.max_rate_limit_wait is {self.policy.max_rate_limit_wait:.0f}s): "
+                        f"{failure.message}; run again later",
+                    )
                 return None
             delay = self.policy.delay(failure, item.rate_limit_waits, self.rng)
             if failure.retry_after is not None and failure.retry_after > self.policy.max_delay:
@@ -279,6 +297,7 @@ class Scheduler:
                     lane.concurrency.rate_limited(pause, time.monotonic())
                 raise
             lane.answered(completion, estimate, time.monotonic() - started, lane.sent - mark)
+            group.last_answer = time.monotonic()
             return completion
         finally:
             lane.open()
@@ -306,9 +325,24 @@ class Scheduler:
         group.aborted = group.aborted or why
         self.stats.aborted_providers.setdefault(group.provider.name, why)
 
+    def _halt(self, error: OutputWriteError) -> None:
+        """A file of the run cannot be written (a full disk): no new request; those in flight finish."""
+        self.error = self.error or error
+        self.stats.stopped = self.stats.stopped or str(error)
+
     async def _give_up(
         self, group: LaneGroup, item: WorkItem, failure: CallFailure, request: str, first_try: float
     ) -> None:
+        try:
+            await self._save_failed(item, failure, request, first_try)
+        except OutputWriteError as exc:
+            self._halt(exc)
+        if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
+            self._abort(group, failure.message)
+        self.stats.failed_one(item.provider.name, failure.kind)
+        self.observer.on_failure(item, failure)
+
+    async def _save_failed(self, item: WorkItem, failure: CallFailure, request: str, first_try: float) -> None:
         await self.store.save_failed(
             item.key,
             step=item.step,
@@ -322,10 +356,6 @@ class Scheduler:
             completion_tokens=item.unkept_completion_tokens,
             cost_usd=item.unkept_cost_usd,
         )
-        if failure.kind == "fatal" and failure.status_code in _PROVIDER_FATAL_STATUS:
-            self._abort(group, failure.message)
-        self.stats.failed_one(item.provider.name, failure.kind)
-        self.observer.on_failure(item, failure)
 
 
 

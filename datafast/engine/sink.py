@@ -5,11 +5,11 @@ report of the output is tallied as records are written, so it is ready when the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from datafast.outputs import JsonlFile
+from datafast.outputs import JsonlFile, write_jsonl
 from datafast.quality import DroppedRecords, RecordCleaner
 from datafast.quality.preload import LANGUAGE, NEAR_DUPLICATES, PLOTS, Preload
 from datafast.quality.records import record_text
@@ -34,18 +34,23 @@ class Judged(NamedTuple):
 class RecordSink:
     """The output of one run.
 
-    `scan()` reads what earlier runs wrote: the requests whose records are in the output (a rerun does not
-    write them again) and their texts (later records are checked against them for duplicates). Dropped
-    records are checked again with the current rules, so switching a rule off and running again brings
-    back what it dropped (the dropped file keeps its lines: it is the log of what was dropped when). A
-    request found only in the dropped file is rebuilt from the run store on resume, because a crash can
-    lose kept lines that were still buffered; a dropped record is never written twice (its uuid is
-    stable).
+    `scan()` reads what earlier runs wrote: the records in the output and in the dropped file (`present`,
+    by uuid: a rerun writes only records not there, so a request whose records are only partly in the
+    output gets the missing ones back) and the output's texts (later records are checked against them for
+    duplicates). Dropped records are checked again with the current rules, so switching a rule off and
+    running again brings back what it dropped (the dropped file keeps its lines: it is the log of what was
+    dropped when); `scan(reclean=True)`, for cleaning rules changed since the output was written, also
+    checks the output's records again and moves those the rules now drop to the dropped file (the output
+    is rewritten atomically). A dropped record is never written twice (its uuid is stable).
+
+    The sink only ever opens files this run owns (`datafast.engine.run` checks): opening cuts off what a
+    crash left half-written at their ends.
 
     The language and duplicate rules and the report need libraries that take a second or two to load; the
     sink loads them in the background from the moment it is made (`datafast.quality.preload`), and records
     written before they are loaded wait in memory, in order, rather than the event loop waiting for them.
-    `kept`, `dropped_by_reason` and `report()` count every record written, waiting ones included."""
+    `kept`, `dropped_by_reason` and `report()` count every record written, waiting ones included. A failed
+    write (a full disk) raises `OutputWriteError`; the records it held are written by the next run."""
 
     def __init__(
         self,
@@ -59,9 +64,10 @@ class RecordSink:
         self.cleaner = RecordCleaner(cleaning)
         self.text_fields = tuple(text_fields)
         self.record_class = record_class
-        self.written_requests: set[str] = set()
+        self.present: set[str] = set()  # uuids of the records in the output or the dropped file
         self._dropped_uuids: set[str] = set()
         self._restored: list[DatasetRow] = []
+        self._moved: list[tuple[str, DatasetRow]] = []  # kept before, dropped by rules changed since
         self._kept = 0
         self._dropped_by_reason: Counter[str] = Counter()
         self._waiting: list[Judged] = []
@@ -88,11 +94,12 @@ class RecordSink:
         self._settle()
         return self.tally.result()
 
-    def scan(self) -> None:
-        # `read` skips a line a crash left half-written; `open` (on entering) cuts it off both files.
+    def scan(self, *, reclean: bool = False) -> None:
         in_output: set[str] = set()
-        for line in self.output.read():
-            self.written_requests.add(line.get("request_id"))
+        lines = self.output.read()
+        if reclean:
+            lines = self._reclean(lines)
+        for line in lines:
             in_output.add(line.get("uuid"))
             text = record_text(line, self.text_fields)
             near = self.cleaner.remember(text)
@@ -109,11 +116,37 @@ class RecordSink:
                 self._restored.append(row)
                 self._tally(row, judged.text)
                 in_output.add(record.get("uuid"))
-                self.written_requests.add(record.get("request_id"))
+        self.present = in_output | self._dropped_uuids
+
+    def _reclean(self, lines: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The output's records that the current rules keep; the others wait in `_moved` for the dropped
+        file. The output is rewritten now, atomically, when any is moved."""
+        self._loading.wait()
+        kept: list[dict[str, Any]] = []
+        rows: list[DatasetRow] = []
+        checker = RecordCleaner(self.cleaner.config)  # the kept texts are remembered as `scan` reads them
+        for line in lines:
+            row = self.record_class.model_validate(line)
+            reason = self._reason(self._judge(row, truncated=False), checker)
+            if reason is None:
+                kept.append(line)
+                rows.append(row)
+            else:
+                self._moved.append((reason, row))
+        if self._moved:
+            write_jsonl(self.output.path, rows)
+        return kept
 
     def __enter__(self) -> RecordSink:
+        self.output.cut_incomplete_tail()
+        JsonlFile(self.dropped.path).cut_incomplete_tail()
         self.output.open()
         self.dropped.open()
+        for reason, row in self._moved:
+            if row.uuid not in self._dropped_uuids:
+                self.dropped.add(reason, row)
+            self._dropped_by_reason[reason] += 1
+        self._moved = []
         self.output.append(self._restored, sync=False)
         self._kept += len(self._restored)
         self._restored = []
@@ -123,8 +156,10 @@ class RecordSink:
         try:
             self._settle()
         finally:
-            self.output.close()
-            self.dropped.close()
+            try:
+                self.output.close()
+            finally:
+                self.dropped.close()
 
     def judge(self, records: Sequence[DatasetRow], *, truncated: bool) -> list[Judged]:
         """Each record with its text and the rule it breaks on its own (language and duplicates aside);
@@ -136,9 +171,14 @@ class RecordSink:
         label = getattr(record, "label", None)
         return Judged(record, text, self.cleaner.flaw(text, label=label, truncated=truncated))
 
+    def missing(self, records: Sequence[DatasetRow]) -> list[DatasetRow]:
+        """The records not yet in the output or the dropped file."""
+        return [record for record in records if record.uuid not in self.present]
+
     def write(self, judged: Sequence[Judged]) -> None:
         """Write each judged record where it belongs, after the language and duplicate checks; while the
         libraries those need are loading, the records wait (see the class)."""
+        self.present.update(j.record.uuid for j in judged)
         self._waiting.extend(judged)
         if self._loading.ready():
             self._write_waiting(len(judged) + BACKLOG_PER_WRITE)
@@ -165,10 +205,11 @@ class RecordSink:
         self.output.append(kept, sync=False, flush_every=0.25)
         self._kept += len(kept)
 
-    def _reason(self, judged: Judged) -> str | None:
+    def _reason(self, judged: Judged, cleaner: RecordCleaner | None = None) -> str | None:
         """Why the record is dropped (None: kept, and remembered for later duplicate checks)."""
+        cleaner = cleaner or self.cleaner
         language = judged.record.language
-        return judged.flaw or self.cleaner.language_flaw(judged.text, language) or self.cleaner.duplicate(judged.text)
+        return judged.flaw or cleaner.language_flaw(judged.text, language) or cleaner.duplicate(judged.text)
 
     def _tally(self, record: DatasetRow, text: str) -> None:
         near = False if self._cleaner_finds_near else None

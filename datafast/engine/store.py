@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datafast.errors import ConfigError, DatafastError, OutputWriteError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS items (
@@ -100,10 +102,23 @@ class RunStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._connect()
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = self._connect()
+            self._db.executescript(_SCHEMA)
+            self._db.execute("SELECT COUNT(*) FROM items").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._unusable(exc) from None
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+
+    def _unusable(self, exc: sqlite3.Error) -> DatafastError:
+        if isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O" in str(exc)):
+            return OutputWriteError.about(self.path, OSError(str(exc)))
+        return ConfigError(
+            f"the run store {self.path} cannot be read ({exc}). Move its folder {self.path.parent} away and "
+            "run again: the output's records are kept and its requests not asked again where datafast can "
+            "tell them from the records; or start over with --overwrite"
+        )
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -157,8 +172,11 @@ class RunStore:
                     for write in batch:
                         db.execute(write.sql, write.params)
                     db.execute("COMMIT")
+                    # Committed means in the database file itself, not only in its write-ahead log (which a
+                    # user may delete after a crash, taking answers with it).
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
-                    error = exc
+                    error = self._unusable(exc)
                     if db.in_transaction:
                         db.execute("ROLLBACK")
                 for write in batch:
@@ -269,6 +287,20 @@ class RunStore:
                 cost_usd,
             ),
         )
+
+    def adopt(self, keys: dict[str, tuple[str, str]]) -> None:
+        """Mark items done whose records the output already holds, though their answers are not stored (a
+        run store deleted, or an output copied without its folder): key → (step, provider). A rerun does
+        not ask for them again; there is no answer to replay, so the records in the output are all there is.
+        """
+        now = time.time()
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO items (key, step, provider, status, attempts, request, finished)"
+                " VALUES (?, ?, ?, 'done', 0, '', ?) ON CONFLICT (key) DO NOTHING",
+                [(key, step, provider, now) for key, (step, provider) in keys.items()],
+            )
 
     def done_keys(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT key FROM items WHERE status = 'done'")}

@@ -3,26 +3,33 @@ with a half-written line."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import BaseModel
 
+from datafast.errors import ConfigError, OutputWriteError
+
 
 class JsonlFile:
-    """Appends records to a JSONL file, one `write` and `fsync` per batch.
+    """Appends records to a JSONL file in whole lines.
 
-    A crash can interrupt a write; opening the file again drops the incomplete last line, so every line
-    in the file is always a whole record and each batch is either all there or not at all.
+    Lines gather in memory and are written with `os.write`; when a write fails (a full disk), the file is
+    cut back to its size before that write, so it never holds half a line, and `OutputWriteError` says
+    which file and how much space is left. A crash (kill -9) can still interrupt a write:
+    `cut_incomplete_tail` removes what it left, for a file this run owns (see `datafast.engine.run`).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._handle: IO[bytes] | None = None
+        self._fd: int | None = None
+        self._size = 0  # bytes in the file, all whole lines
+        self._pending = bytearray()
         self._last_flush = 0.0
 
     def __enter__(self) -> JsonlFile:
@@ -34,15 +41,23 @@ class JsonlFile:
 
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.drop_incomplete_tail()
-        self._handle = open(self.path, "ab", buffering=1 << 20)  # noqa: SIM115 - closed in close()
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputWriteError.about(self.path, exc) from None
+        self._size = os.fstat(self._fd).st_size
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        """Write what is pending and close; a failed last write still closes the file, then raises."""
+        if self._fd is None:
+            return
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
-    def drop_incomplete_tail(self) -> None:
+    def cut_incomplete_tail(self) -> None:
         """Cut the file back to its last newline, removing what an interrupted write left behind."""
         if not self.path.exists():
             return
@@ -70,28 +85,57 @@ class JsonlFile:
         """Append whole lines. `sync=False` skips the fsync where another durable copy exists (the run
         store); `flush_every` lets writes gather in memory for up to that many seconds between flushes,
         which saves a system call per answer while a watcher still sees the file grow."""
-        if self._handle is None:
+        if self._fd is None:
             raise RuntimeError("JsonlFile.append() before open()")
         data = b"".join(r.model_dump_json().encode("utf-8") + b"\n" for r in records)
         if not data:
             return
-        self._handle.write(data)
-        now = time.monotonic()
-        if sync or now - self._last_flush >= flush_every:
-            self._handle.flush()
-            self._last_flush = now
-        if sync:
-            os.fsync(self._handle.fileno())
+        self._pending += data
+        if sync or time.monotonic() - self._last_flush >= flush_every:
+            self.flush(sync=sync)
+
+    def flush(self, *, sync: bool = False) -> None:
+        """Write the pending lines (all or none of them stay in the file)."""
+        if self._fd is None:
+            return
+        self._last_flush = time.monotonic()
+        data = bytes(self._pending)
+        self._pending.clear()
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(self._fd, data[written:] if written else data)
+            if sync:
+                os.fsync(self._fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # else the part line is cut off when the file is opened next
+                os.ftruncate(self._fd, self._size)
+            raise OutputWriteError.about(self.path, exc) from None
+        self._size += len(data)
 
     def read(self) -> Iterator[dict[str, Any]]:
-        """The complete records in the file (an interrupted last line is skipped)."""
+        """The complete records in the file (an interrupted last line is skipped). A line that is not a JSON
+        object is a clear error naming the file and the line."""
         if not self.path.exists():
             return
         with open(self.path, "rb") as handle:
-            for line in handle:
+            for number, line in enumerate(handle, start=1):
                 if not line.endswith(b"\n") or not line.strip():
                     continue
-                yield json.loads(line)
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    reason = getattr(exc, "msg", None) or "not UTF-8 text"
+                    raise ConfigError(
+                        f"{self.path} line {number} is not valid JSON ({reason}): fix or delete that line, "
+                        "or use another output_file"
+                    ) from None
+                if not isinstance(value, dict):
+                    raise ConfigError(
+                        f"{self.path} line {number} is not a JSON object: fix or delete that line, "
+                        "or use another output_file"
+                    )
+                yield value
 
 
 def write_jsonl(path: str | Path, records: Iterable[BaseModel]) -> None:
