@@ -1,38 +1,65 @@
-"""datafast: diverse, clean synthetic text datasets from LLMs, generated concurrently and resumably."""
+"""datafast: diverse, clean synthetic text datasets from LLMs, generated concurrently and resumably.
+
+The names below are imported on first use, so that `import datafast.cli` (the `datafast` command) starts in
+a fraction of a second: it reports a missing config file, or acts on Ctrl-C, before the heavy imports."""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from datafast._env import apply_offline_defaults
 
 apply_offline_defaults()
 
-from datafast.datasets import (  # noqa: E402
-    ClassificationDataset,
-    GenericPipelineDataset,
-    MCQDataset,
-    PreferenceDataset,
-    RawDataset,
-    UltrachatDataset,
-)
-from datafast.engine import RetryPolicy  # noqa: E402
-from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError  # noqa: E402
-from datafast.llms import (  # noqa: E402
-    AnthropicProvider,
-    GeminiProvider,
-    LocalProvider,
-    OllamaProvider,
-    OpenAICompatibleProvider,
-    OpenAIProvider,
-)
-from datafast.schema.config import (  # noqa: E402
-    ClassificationDatasetConfig,
-    GenericPipelineDatasetConfig,
-    MCQDatasetConfig,
-    PreferenceDatasetConfig,
-    PromptExpansionConfig,
-    RawDatasetConfig,
-    UltrachatDatasetConfig,
-)
+if TYPE_CHECKING:
+    from datafast.datasets import (
+        ClassificationDataset,
+        GenericPipelineDataset,
+        MCQDataset,
+        PreferenceDataset,
+        RawDataset,
+        UltrachatDataset,
+    )
+    from datafast.engine import RetryPolicy
+    from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError
+    from datafast.llms import (
+        AnthropicProvider,
+        GeminiProvider,
+        LocalProvider,
+        OllamaProvider,
+        OpenAICompatibleProvider,
+        OpenAIProvider,
+    )
+    from datafast.schema.config import (
+        ClassificationDatasetConfig,
+        GenericPipelineDatasetConfig,
+        MCQDatasetConfig,
+        PreferenceDatasetConfig,
+        PromptExpansionConfig,
+        RawDatasetConfig,
+        UltrachatDatasetConfig,
+    )
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "datafast.datasets": (
+        "ClassificationDataset", "GenericPipelineDataset", "MCQDataset", "PreferenceDataset", "RawDataset",
+        "UltrachatDataset",
+    ),
+    "datafast.engine": ("RetryPolicy",),
+    "datafast.errors": ("ConfigError", "DatafastError", "MissingAPIKeyError", "ProviderError"),
+    "datafast.llms": (
+        "AnthropicProvider", "GeminiProvider", "LocalProvider", "OllamaProvider", "OpenAICompatibleProvider",
+        "OpenAIProvider",
+    ),
+    "datafast.schema.config": (
+        "ClassificationDatasetConfig", "GenericPipelineDatasetConfig", "MCQDatasetConfig",
+        "PreferenceDatasetConfig", "PromptExpansionConfig", "RawDatasetConfig", "UltrachatDatasetConfig",
+    ),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "AnthropicProvider",
@@ -60,3 +87,16 @@ __all__ = [
     "UltrachatDataset",
     "UltrachatDatasetConfig",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'datafast' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -17,7 +23,11 @@ from datafast.data_commands import add_commands as add_data_commands
 from datafast.data_commands import run_command as run_data_command
 from datafast.errors import DatafastError, MissingAPIKeyError
 
+if TYPE_CHECKING:
+    from datafast.engine.ledger import RunStats
+
 console = Console(stderr=True, soft_wrap=True)  # no hard line breaks in messages users copy from
+INTERRUPTED = "interrupted: what was written is kept; run the same command again to resume"
 
 
 def _version() -> str:
@@ -30,6 +40,23 @@ def _version() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `datafast` program (`argv` None: the command line) or one command run from Python (`argv` given).
+    Returns the exit status: 0, 1 for a run with failed requests, 2 for a user mistake, 130 on Ctrl-C."""
+    interrupt = CtrlC()
+    if argv is None:  # the program itself: Ctrl-C must end it promptly, whatever is still loading
+        interrupt.watch()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        interrupt.say()
+        return 130
+    except BrokenPipeError:  # `datafast inspect ... | head`: the reader has gone, nothing to say
+        with contextlib.suppress(OSError, ValueError):  # what is still buffered goes nowhere, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     apply_offline_defaults()
     parser = argparse.ArgumentParser(prog="datafast", description="Generate synthetic text datasets with LLMs.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every retry and failure")
@@ -39,9 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate.add_argument("config", help="the config file: examples/ has one per dataset type")
     generate.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     generate.add_argument("--max-cost", type=float, help="stop cleanly once this run has spent this many USD")
-    generate.add_argument(
-        "--overwrite", action="store_true", help="delete an earlier output and its run folder first"
-    )
+    generate.add_argument("--overwrite", action="store_true", help="delete an earlier output and its run folder first")
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
@@ -63,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("LiteLLM", "httpx", "litellm"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
+        if args.command in ("generate", "plan"):
+            _check_config_file(args.config)
         if args.command == "generate":
             return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite)
         if args.command in ("inspect", "push"):
@@ -73,9 +100,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, MissingAPIKeyError) and args.command == "generate":
             console.print(f"to try it on the built-in model, with no key: datafast generate {args.config} --llm local")
         return 2
-    except KeyboardInterrupt:
-        console.print("interrupted: what was written is kept; run the same command again to resume")
-        return 130
+
+
+class CtrlC:
+    """Ctrl-C in the `datafast` program: the one-line notice, said once, and an exit within about a second.
+
+    Ctrl-C raises KeyboardInterrupt in the main thread (a run first winds down: what it received is stored),
+    and `main` says so and returns 130. But the main thread can then still wait for a thread that is
+    importing LiteLLM (seconds on a busy machine): `asyncio.run` waits for its executor's threads, and so
+    does the interpreter's exit. So `watch` also has the signal written to a pipe (`signal.set_wakeup_fd`,
+    which works whatever Python handler asyncio puts in place) that a daemon thread reads; `GRACE` seconds
+    after a Ctrl-C it ends the process with `os._exit(130)` if it is still there. A kill then loses nothing
+    a run stored: every answer is committed before it counts, and a rerun resumes."""
+
+    GRACE = 1.0
+
+    def __init__(self) -> None:
+        self._said = False
+        self._lock = threading.Lock()
+
+    def watch(self) -> None:
+        """Arm the watchdog (the main thread only; not for commands run from Python, which must not exit)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            read, write = os.pipe()
+            os.set_blocking(write, False)
+            signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except (OSError, ValueError):
+            return
+        threading.Thread(target=self._watch, args=(read,), name="datafast-ctrl-c", daemon=True).start()
+
+    def say(self) -> None:
+        """Print the notice, once."""
+        with self._lock:
+            if self._said:
+                return
+            self._said = True
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+
+    def _watch(self, read: int) -> None:
+        while True:
+            received = os.read(read, 64)  # a signal's number, one byte each
+            if not received:
+                return
+            if int(signal.SIGINT) in received:
+                break
+        time.sleep(self.GRACE)
+        with self._lock:
+            said, self._said = self._said, True
+        if not said:  # straight to the file: no import, no lock another thread may hold
+            os.write(2, (INTERRUPTED + "\n").encode())
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+        os._exit(130)
+
+
+def _check_config_file(path: str) -> None:
+    """A config file that is missing, unreadable or not YAML/TOML is reported at once, before the seconds
+    of imports that reading it as a dataset config takes."""
+    from datafast.schema.loading import read_config_mapping
+
+    read_config_mapping(path)
 
 
 def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True):  # type: ignore[no-untyped-def]
@@ -100,6 +186,7 @@ def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True
 
 def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost: float | None, overwrite: bool) -> int:
     from datafast.datasets.roles import generate_arguments
+    from datafast.engine.progress import plural
     from datafast.engine.run import run_folder
 
     dataset, llms = _load(path, llm_options)
@@ -110,15 +197,8 @@ def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost
     assert stats is not None
     folder = run_folder(dataset.config.output_file)
     summary = json.loads((folder / "summary.json").read_text())
-    print(f"{len(dataset.data_rows)} records in {dataset.config.output_file} (at most {expected} expected)")
-    cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
-    resumed_part = f"{stats.resumed} resumed from an earlier run, " if stats.resumed else ""
-    asked_again = f"{stats.asked_again} unusable answers asked again, " if stats.asked_again else ""
-    limited = f" ({stats.rate_limited} after a 429)" if stats.rate_limited else ""
-    print(
-        f"{stats.succeeded} requests done, {resumed_part}{stats.failed} failed, {stats.retries} retries{limited}, "
-        f"{asked_again}{stats.tokens:,} tokens{cost} in {stats.wall_seconds:.1f}s"
-    )
+    print(f"{plural(len(dataset.data_rows), 'record')} in {dataset.config.output_file} (at most {expected:,} expected)")
+    print(_run_line(stats))
     if summary["records_dropped"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())
         print(f"dropped by cleaning ({reasons}): see {summary['dropped_file']}")
@@ -130,6 +210,24 @@ def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost
     if stats.stopped:
         print(f"stopped early: {stats.stopped}; run the same command again to continue")
     return 1 if dataset.failures or stats.stopped else 0
+
+
+def _run_line(stats: RunStats) -> str:
+    """The run's figures in one line: requests done, resumed and failed, retries, answers asked again,
+    tokens, cost, time and rate (of the requests answered in this run, as the progress line gives it)."""
+    from datafast.engine.progress import format_rate, plural
+
+    resumed = f"{stats.resumed:,} resumed from an earlier run, " if stats.resumed else ""
+    limited = f" ({stats.rate_limited:,} after a 429)" if stats.rate_limited else ""
+    asked_again = f"{plural(stats.asked_again, 'unusable answer')} asked again, " if stats.asked_again else ""
+    cost = f", ${stats.cost_usd:.4f}" if stats.cost_usd else ""
+    sent = stats.succeeded + stats.failed
+    rate = f" ({format_rate(sent / stats.wall_seconds)})" if sent and stats.wall_seconds > 0 else ""
+    return (
+        f"{plural(stats.succeeded, 'request')} done, {resumed}{stats.failed:,} failed, "
+        f"{plural(stats.retries, 'retry')}{limited}, {asked_again}{plural(stats.tokens, 'token')}{cost} "
+        f"in {stats.wall_seconds:.1f}s{rate}"
+    )
 
 
 def _plan(path: str, llm_options: list[str] | None, samples: int) -> int:
