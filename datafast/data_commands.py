@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
+import sqlite3
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from rich.console import Console
@@ -19,7 +23,12 @@ def add_commands(commands: Any) -> None:
     inspect.add_argument("file")
     inspect.add_argument("--out", help="folder for report.json and the PNG plots (default: the file's run folder)")
     inspect.add_argument(
-        "--text-field", action="append", help="field holding the text (repeat for several; default: guessed)"
+        "--text-field",
+        action="append",
+        help="field holding the text (repeat for several; default: the fields the run measured)",
+    )
+    inspect.add_argument(
+        "--config", help="the config file the file was generated from, for its text fields (default: the run's)"
     )
     push = commands.add_parser("push", help="upload a JSONL output file to the Hugging Face Hub with a dataset card")
     push.add_argument("file")
@@ -36,24 +45,161 @@ def add_commands(commands: Any) -> None:
 def run_command(args: argparse.Namespace) -> int | None:
     """Run `inspect` or `push`; None for another command."""
     if args.command == "inspect":
-        return inspect_file(args.file, args.out, args.text_field)
+        return inspect_file(args.file, args.out, args.text_field, args.config)
     if args.command == "push":
         return push_file(args.file, args.repo, args.train_size, args.seed, args.public, args.config, args.token_env)
     return None
 
 
-def inspect_file(path: str, out: str | None, text_fields: list[str] | None) -> int:
+def inspect_file(path: str, out: str | None, text_fields: list[str] | None, config_path: str | None = None) -> int:
+    """Print the report of the JSONL file at `path` and save it. The text measured is what the run measured
+    (see `text_fields_of`) unless `text_fields` says otherwise. Saved into `out`, else the run folder; a
+    report over other fields than the run's goes to a folder of its own there, so that the run's stays."""
     from datafast.engine.run import run_folder
-    from datafast.quality.report import build_report, print_report, read_records, save_report
+    from datafast.quality.report import build_report, print_report, read_records
 
-    report = build_report(read_records(path), text_fields)
-    if not report["total"]:
+    folder = run_folder(path)
+    first, records = _peek(read_records(path))
+    if first is None:
         raise ConfigError(f"{path} holds no records")
+    run_fields = fields_of_run(folder)
+    if text_fields:
+        fields, guessed = tuple(text_fields), False
+    else:
+        fields, guessed = _text_fields(first, config_path, folder, run_fields)
+    report = build_report(records, fields)
     print_report(report, Console(highlight=False))
-    folder = Path(out) if out else run_folder(path)
+    if guessed:
+        print(f"text fields guessed from the records ({', '.join(fields)}): choose with --config or --text-field")
+    if out:
+        target = Path(out)
+    elif (run_fields or _saved_fields(folder)) in (None, fields):
+        target = folder
+    else:
+        target = folder / f"inspect-{'+'.join(fields)}"
+    _save(report, target)
+    return 0
+
+
+def _save(report: Mapping[str, Any], folder: Path) -> None:
+    from datafast.quality.report import save_report
+
     written = save_report(report, folder)
     print(f"saved {', '.join(str(p) for p in written)}")
-    return 0
+
+
+def _peek(records: Iterable[dict[str, Any]]) -> tuple[dict[str, Any] | None, Iterable[dict[str, Any]]]:
+    iterator = iter(records)
+    first = next(iterator, None)
+    return first, itertools.chain([first] if first is not None else [], iterator)
+
+
+# -- which text a file's report measures -----------------------------------------------------------------
+
+
+def text_fields_of(
+    first: Mapping[str, Any], config_path: str | None, folder: Path, run_fields: tuple[str, ...] | None = None
+) -> tuple[str, ...]:
+    """The fields whose text the run that wrote a file measured (its type's `quality_fields`): from the
+    config file when given, else from the run folder (the config in its store, else its report), else from
+    the records' dataset type, else guessed from the first record, metadata such as `prompt_template` aside."""
+    return _text_fields(first, config_path, folder, run_fields)[0]
+
+
+def _text_fields(
+    first: Mapping[str, Any], config_path: str | None, folder: Path, run_fields: tuple[str, ...] | None
+) -> tuple[tuple[str, ...], bool]:
+    """`text_fields_of`, and whether the fields are a guess."""
+    if config_path:
+        from datafast.schema.loading import load_dataset_config
+
+        config = load_dataset_config(config_path)[0]
+        fields = _type_fields(config.dataset_type, config)
+        if fields is None:
+            raise ConfigError(f"{config_path}: cannot tell its text fields; give them with --text-field")
+        return fields, False
+    kind = first.get("dataset_type")
+    fields = run_fields or fields_of_run(folder) or _saved_fields(folder) or _type_fields(kind, None)
+    if fields:
+        return fields, False
+    from datafast.quality.records import TEXT_FIELD_GUESSES, guess_text_fields
+    from datafast.schema.data_rows import DatasetRow
+
+    # A type whose text depends on its config (a generic pipeline's outputs): the string fields its records
+    # do not declare, forwarded columns among them. An unknown record: its longest text, metadata aside.
+    record_class = _record_class(kind) or DatasetRow
+    undeclared = {k: v for k, v in first.items() if k not in record_class.model_fields}
+    strings = tuple(k for k, v in undeclared.items() if isinstance(v, str))
+    if record_class is not DatasetRow and strings:
+        return strings, True
+    guess = guess_text_fields(undeclared) or ("text",)
+    return guess, guess not in TEXT_FIELD_GUESSES
+
+
+def fields_of_run(folder: Path) -> tuple[str, ...] | None:
+    """The text fields of the run whose folder is `folder`, from the config in its store; None without one."""
+    store = folder / "store.sqlite"
+    if not store.is_file():
+        return None
+    row = None
+    # Read-write (never created: mode=rw) so that SQLite tidies its WAL files on closing; immutable where the
+    # folder cannot be written. Only the meta table is read.
+    for mode in ("mode=rw", "immutable=1"):
+        try:
+            db = sqlite3.connect(f"{store.absolute().as_uri()}?{mode}", uri=True)
+            try:
+                row = db.execute("SELECT value FROM meta WHERE name = 'config'").fetchone()
+            finally:
+                db.close()
+            break
+        except sqlite3.Error:
+            continue
+    if row is None:
+        return None
+    from pydantic import ValidationError
+
+    from datafast.schema.config import CONFIG_TYPES
+
+    try:
+        config = json.loads(row[0])
+        return _type_fields(config["dataset_type"], CONFIG_TYPES[config["dataset_type"]].model_validate(config))
+    except (ValueError, KeyError, TypeError, ValidationError):  # a config of another version: not this way
+        return None
+
+
+def _saved_fields(folder: Path) -> tuple[str, ...] | None:
+    try:
+        fields = json.loads((folder / "report.json").read_text(encoding="utf-8"))["text_fields"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return tuple(fields) if isinstance(fields, list) and fields else None
+
+
+def _type_fields(kind: Any, config: Any) -> tuple[str, ...] | None:
+    """`quality_fields()` of the dataset type `kind` with `config` (None: without one). A type's answer
+    depends on its config alone, so it is asked of a stand-in holding the config: building the dataset
+    would read (or download) its input rows."""
+    from datafast.datasets.registry import DATASET_TYPES
+
+    dataset_type = DATASET_TYPES.get(kind) if isinstance(kind, str) else None
+    if dataset_type is None:
+        return None
+    try:
+        fields = tuple(dataset_type.quality_fields(SimpleNamespace(config=config)))  # type: ignore[arg-type]
+    except (AttributeError, TypeError, ValueError, AssertionError):  # it needs its config: there is none
+        return None
+    return fields or None
+
+
+def _record_class(kind: Any) -> Any:
+    """The record model of the dataset type named `kind`; None for an unknown one."""
+    from datafast.datasets.registry import DATASET_TYPES
+
+    dataset_type = DATASET_TYPES.get(kind) if isinstance(kind, str) else None
+    return dataset_type.record_class if dataset_type is not None else None
+
+
+# -- push ------------------------------------------------------------------------------------------------
 
 
 def push_file(
@@ -75,7 +221,8 @@ def push_file(
         from datafast.schema.loading import load_dataset_config
 
         config = load_dataset_config(config_path)[0].model_dump(mode="json")
-    summary_file = run_folder(path) / "summary.json"
+    folder = run_folder(path)
+    summary_file = folder / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
     classes = (config or {}).get("classes")
     class_names = [c["name"] for c in classes] if classes else None
@@ -91,6 +238,7 @@ def push_file(
         token=token,
         class_names=class_names,
         run_summary=summary,
+        text_fields=text_fields_of(records[0], config_path, folder) if records else None,
     )
     print(f"pushed {len(records)} records to {url}")
     return 0

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import io
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from datafast.errors import ConfigError
+from datafast.errors import ConfigError, DatafastError
 from datafast.outputs.card import card_metadata, dataset_card
 from datafast.outputs.export import Record, as_dicts, to_hf_dataset
 from datafast.outputs.splits import check_train_size, split_indices
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SHARD = re.compile(r"^data/[A-Za-z0-9_]+-\d{5}-of-\d{5}\.parquet$")
+
+
+class HubError(DatafastError):
+    """The Hub could not be reached, or refused the push: one line saying why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,12 @@ def hub_files(
     class_names: Sequence[str] | None = None,
     license: str = "other",
     run_summary: Mapping[str, Any] | None = None,
+    text_fields: Sequence[str] | None = None,
 ) -> HubUpload:
     """The exact files `push_to_hub` uploads. With `train_size`, a `train` and a `test` split (see
     `datafast.outputs.splits.split_indices`); without, one `train` split. The card's figures come from
-    `datafast.quality.build_report` over all records."""
+    `datafast.quality.build_report` over all records, measuring `text_fields` (the dataset type's
+    `quality_fields()`; None: guessed from the first record)."""
     from datafast.quality.report import build_report
 
     check_repo_id(repo_id)
@@ -94,7 +101,7 @@ def hub_files(
         dataset_type=dataset_type,
         config=config,
         splits=splits,
-        report=build_report(rows),
+        report=build_report(rows, text_fields),
         run_summary=run_summary,
     )
     files = {"README.md": card.encode("utf-8")}
@@ -133,10 +140,12 @@ def push_to_hub(
     run_summary: Mapping[str, Any] | None = None,
     api: HfApi | None = None,
     commit_message: str = "Upload dataset generated with datafast",
+    text_fields: Sequence[str] | None = None,
 ) -> str:
     """Create (or reuse) the dataset repo `repo_id` and upload the records as Parquet shards with a dataset
     card, in one commit. Returns the repo URL. The token is `token`, else `HF_TOKEN` or the saved login;
-    `api` replaces the `HfApi` client (another endpoint, a test double)."""
+    `api` replaces the `HfApi` client (another endpoint, a test double). A Hub that cannot be reached or
+    that refuses the push raises `HubError`, one line, before or instead of the commit."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
 
     check_repo_id(repo_id)
@@ -156,21 +165,65 @@ def push_to_hub(
         class_names=class_names,
         license=license,
         run_summary=run_summary,
+        text_fields=text_fields,
     )
     api = api or HfApi()
-    repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
-    stale = [path for path in _existing_shards(api, repo_id, token) if path not in upload.files]
-    api.create_commit(
-        repo_id,
-        operations=[
-            *(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()),
-            *(CommitOperationDelete(path_in_repo=path) for path in stale),
-        ],
-        commit_message=commit_message,
-        repo_type="dataset",
-        token=token,
-    )
+    try:
+        repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
+        stale = [path for path in _existing_shards(api, repo_id, token) if path not in upload.files]
+        api.create_commit(
+            repo_id,
+            operations=[
+                *(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()),
+                *(CommitOperationDelete(path_in_repo=path) for path in stale),
+            ],
+            commit_message=commit_message,
+            repo_type="dataset",
+            token=token,
+        )
+    except Exception as exc:
+        error = hub_error(exc, repo_id, api.endpoint)
+        if error is None:
+            raise
+        raise error from None
     return str(repo_url)
+
+
+def hub_error(exc: BaseException, repo_id: str, endpoint: str) -> HubError | None:
+    """The one-line `HubError` for a failed Hub call: an HTTP refusal (bad token, no rights, the Hub's own
+    trouble) or no connection at all; None for an exception that is neither (a bug, to show as it is)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if status == 401:
+            advice = "the token was refused: set a valid write token (HF_TOKEN, or --token-env VAR)"
+        elif status == 403:
+            advice = f"the token may not write to {repo_id}: use a write token with access to its namespace"
+        elif status >= 500:
+            advice = "the Hub has trouble on its side: run the same command again in a while"
+        else:
+            advice = "check the repo id and the token"
+        return HubError(f"pushing to {repo_id}: the Hub at {endpoint} answered {status} ({first_line}); {advice}")
+    if isinstance(exc, _network_errors()):
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        return HubError(
+            f"cannot reach the Hugging Face Hub at {endpoint} ({reason}): check the network connection (and "
+            "HF_ENDPOINT, if set), then run the same command again"
+        )
+    return None
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Connection failures of the HTTP clients huggingface_hub may use (whichever are loaded), and OSError."""
+    errors: list[type[BaseException]] = [OSError]
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"), ("requests", "ConnectionError")):
+        loaded = sys.modules.get(module)
+        error = getattr(loaded, name, None) if loaded is not None else None
+        if isinstance(error, type) and issubclass(error, BaseException):
+            errors.append(error)
+    return tuple(errors)
 
 
 def _existing_shards(api: HfApi, repo_id: str, token: str) -> list[str]:
