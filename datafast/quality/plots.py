@@ -158,15 +158,23 @@ def plot_lengths(report: Mapping[str, Any]) -> bytes | None:
 
 
 def plot_counts(report: Mapping[str, Any]) -> bytes | None:
-    """Bar charts of records per value of the main categorical columns (label, language, model, ...)."""
-    columns = [(k, v) for k, v in report["counts"].items() if k != "prompt_template" and len(v) > 0][:4]
+    """Bar charts of records per value of the main categorical columns (label, language, model, ...) and
+    placeholders, up to four panels. A column with one value for every record would be a panel with one bar:
+    such columns share one panel instead, a bar each, and only when no column has two values or more."""
+    from datafast.quality.report import count_columns
+
+    counted = [(name, counts) for name, counts in count_columns(report) if name != "prompt_template" and counts]
+    columns = [(f"Records per {name}", counts) for name, counts in counted if len(counts) > 1][:4]
+    if not columns and counted:
+        same = {f"{name}: {value}": n for name, counts in counted for value, n in counts.items()}
+        columns = [("One value for every record", same)]
     if not columns:
         return None
     image = Image.new("RGB", (500 * len(columns), 450), "white")
     measure: Callable[[str], float] = functools.partial(ImageDraw.Draw(image).textlength, font=_font(_TICK))
-    for i, (name, counts) in enumerate(columns):
+    for i, (title, counts) in enumerate(columns):
         items = list(counts.items())[:_MAX_BARS]
-        labels = [_short(value, 24) for value, _ in items]
+        labels = [_short(value, 24 if len(columns) > 1 else 40) for value, _ in items]
         most = max(c for _, c in items) * 1.05
         left = 500 * i + 16 + min(220, max(measure(label) for label in labels))
         panel = _Panel(image, (left, 40, 500 * i + 485, 395), (0, most), (len(items) - 0.5, -0.5))
@@ -174,14 +182,14 @@ def plot_counts(report: Mapping[str, Any]) -> bytes | None:
         panel.grid(xticks, "x")
         for row, (_, count) in enumerate(items):
             panel.bar(0, count, row - 0.4, row + 0.4, _COLOURS[0])
-        panel.frame(f"Records per {name}", "records", "", xticks, list(enumerate(labels)))
+        panel.frame(title, "records", "", xticks, list(enumerate(labels)))
     return _png(image)
 
 
 def plot_models(report: Mapping[str, Any]) -> bytes | None:
-    """Distinct-1/2/3 and near-duplicate rate per model, side by side (only with two models or more)."""
+    """Distinct-1/2/3 and near-duplicate rate per model, side by side (one model: its four bars)."""
     models = report["per_model"]
-    if len(models) < 2:
+    if not models:
         return None
     names = list(models)
     metrics = ("distinct_1", "distinct_2", "distinct_3", "near_duplicate_rate")

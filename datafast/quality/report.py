@@ -84,8 +84,8 @@ def read_records(path: str | Path) -> Iterable[dict[str, Any]]:
 
 
 def save_report(report: Mapping[str, Any], folder: str | Path) -> list[Path]:
-    """Write `report.json` and the PNG plots (`lengths.png`, `counts.png`, and `models.png` when there
-    is more than one model) into `folder`, created if missing. Returns the paths written."""
+    """Write `report.json` and the PNG plots (`lengths.png`, `counts.png`, `models.png`; none of them for a
+    report of no records) into `folder`, created if missing. Returns the paths written."""
     from datafast.quality.plots import plot_counts, plot_lengths, plot_models
 
     folder = Path(folder)
@@ -109,6 +109,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def _short(value: str, width: int = 60) -> str:
     value = " ".join(value.split())
     return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def count_columns(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, int]]]:
+    """The report's counts to show, by title: its columns, then its placeholders (`placeholder NAME`) but
+    those a counted column repeats (`label_name` with `label`)."""
+    placeholders = [
+        (f"placeholder {name}", counts)
+        for name, counts in report["placeholders"].items()
+        if FILLED_FROM_FIELD.get(name) not in report["counts"]
+    ]
+    return [*report["counts"].items(), *placeholders]
 
 
 def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> RenderableType:
@@ -136,12 +147,7 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
         lengths.add_row(unit, *(f"{summary[s]:g}" if summary.get("count") else "-" for s in stats))
     parts: list[RenderableType] = [overview, lengths]
     total = report["total"] or 1
-    placeholders = [
-        (f"placeholder {name}", counts)
-        for name, counts in report["placeholders"].items()
-        if FILLED_FROM_FIELD.get(name) not in report["counts"]
-    ]
-    for title, counts in [*report["counts"].items(), *placeholders]:
+    for title, counts in count_columns(report):
         if len(counts) == 1:  # one value for every record: a line of the overview, not a table
             overview.add_row(title, f"{_short(next(iter(counts)))} (all)")
             continue
@@ -155,8 +161,11 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
             table.add_row(f"… {len(counts) - max_rows} more", "", "")
         parts.append(table)
     models = Table(title="Per model")
-    for column in ("model", "records", "mean words", "median words", "d-1", "d-2", "d-3", "near dup."):
-        models.add_column(column, justify="left" if column == "model" else "right")
+    # The numbers keep their width (short headers, on two lines); the model's full provider/model name
+    # takes the rest, folded onto further lines when it is longer, never cut.
+    models.add_column("model", overflow="fold", min_width=12)
+    for column in ("records", "mean\nwords", "median\nwords", "d-1", "d-2", "d-3", "near\ndup."):
+        models.add_column(column, justify="right", no_wrap=True)
     for model, stats_ in report["per_model"].items():
         models.add_row(
             model,
