@@ -116,7 +116,7 @@ class RecordSink:
                 self._restored.append(row)
                 self._tally(row, judged.text)
                 in_output.add(record.get("uuid"))
-        self.present = in_output | self._dropped_uuids
+        self.present = in_output | self._dropped_uuids | {row.uuid for _, row in self._moved}
 
     def _reclean(self, lines: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
         """The output's records that the current rules keep; the others wait in `_moved` for the dropped
@@ -145,6 +145,7 @@ class RecordSink:
         for reason, row in self._moved:
             if row.uuid not in self._dropped_uuids:
                 self.dropped.add(reason, row)
+                self._dropped_uuids.add(row.uuid)
             self._dropped_by_reason[reason] += 1
         self._moved = []
         self.output.append(self._restored, sync=False)

@@ -7,11 +7,13 @@ rerun reads finished items back instead of asking again. The JSONL output can al
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,10 +193,19 @@ class RunStore:
         return json.loads(row[0]) if row else None
 
     def set_meta(self, name: str, value: Any) -> None:
-        self._db.execute(
-            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, json.dumps(value, sort_keys=True)),
-        )
+        with self._clear_errors():
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value, sort_keys=True)),
+            )
+
+    @contextlib.contextmanager
+    def _clear_errors(self) -> Iterator[None]:
+        """A write on the caller's thread that fails (a full disk) raises datafast's one-line error."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._unusable(exc) from None
 
     # -- items ------------------------------------------------------------------------------------------
 
@@ -294,7 +305,7 @@ class RunStore:
         not ask for them again; there is no answer to replay, so the records in the output are all there is.
         """
         now = time.time()
-        with self._db:  # one transaction
+        with self._clear_errors(), self._db:  # one transaction
             self._db.execute("BEGIN")
             self._db.executemany(
                 "INSERT INTO items (key, step, provider, status, attempts, request, finished)"
