@@ -13,7 +13,13 @@ from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine import RetryPolicy
 from datafast.engine.run import DatasetRun
 from datafast.errors import ConfigError, ProviderError
-from datafast.llms import AnthropicProvider, GeminiProvider, OpenAICompatibleProvider, OpenAIProvider
+from datafast.llms import (
+    AnthropicProvider,
+    GeminiProvider,
+    OllamaProvider,
+    OpenAICompatibleProvider,
+    OpenAIProvider,
+)
 from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
 
 
@@ -90,7 +96,7 @@ def test_item_7_past_the_rate_limit_cap_the_provider_is_given_up_with_a_clear_re
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.2, max_rate_limit_wait=1.0)
     started = time.monotonic()
-    with pytest.raises(ProviderError, match=r"still rate limited after \ds of waiting .*run again later"):
+    with pytest.raises(ProviderError, match=r"still rate limited after \ds without an answer .*run again later"):
         RawDataset(raw_config(tmp_path / "out.jsonl", n_topics=20)).generate(llm, show_progress=False, retry=policy)
     assert time.monotonic() - started < 10
     # Not one request after another waits its turn: the provider is given up as a whole.
@@ -127,3 +133,33 @@ def test_item_6_a_provider_with_a_fifth_of_its_answers_malformed_gives_every_row
     summary = json.loads((tmp_path / "out.datafast" / "summary.json").read_text())
     assert len(dataset.data_rows) + sum(summary["records_dropped"].values()) == expected
     assert llm_server.stats().by_outcome["malformed"] > 0
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic", "gemini", "ollama"])
+def test_item_8_an_answer_with_empty_choices_is_asked_again_never_a_crash(llm_server, tmp_path, protocol):
+    llm_server.set_behavior(rate_no_choices=0.05, seed=8)
+    llm = {
+        "openai": lambda: OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=8),
+        "anthropic": lambda: AnthropicProvider(api_key="sk-ant-test", api_base=llm_server.url, max_concurrency=8),
+        "gemini": lambda: GeminiProvider(api_key="g-test", api_base=llm_server.url, max_concurrency=8),
+        "ollama": lambda: OllamaProvider("m", api_base=llm_server.url, max_concurrency=8),
+    }[protocol]()
+    dataset = RawDataset(raw_config(tmp_path / "out.jsonl", n_topics=60))
+    dataset.generate(llm, show_progress=False, retry=FAST_RETRY)
+    assert not dataset.failures and dataset.stats.succeeded == 120
+    assert llm_server.stats().by_outcome["no_choices"] > 0
+    assert len(dataset.data_rows) == 120
+
+
+def test_item_10_a_prompt_larger_than_the_context_window_is_refused_before_any_request(openai_env, tmp_path):
+    config = RawDatasetConfig(
+        document_types=["memo"],
+        topics=["a short one", "x " * 5_000_000],  # 10 MB
+        num_samples_per_prompt=1,
+        output_file=str(tmp_path / "out.jsonl"),
+    )
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"prompt of 10,000,\d+ characters .* larger than openai/gpt-4.1-mini's "
+                       r"context window of 1,047,576 tokens"):
+        RawDataset(config).generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
+    assert openai_env.requests() == [] and time.monotonic() - started < 20

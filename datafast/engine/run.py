@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("datafast")
 
+# Characters per token in English prose, for estimates made before anything is sent.
+CHARS_PER_TOKEN = 4
+
 
 def config_fingerprint(dataset: DatasetBase) -> str:
     # Cleaning settings change what is kept, not what is asked: a rerun with other ones resumes.
@@ -166,6 +169,7 @@ class DatasetRun:
 
     async def _schedule(self, store: RunStore) -> RunStats:
         """Run the engine over the dataset's chains; the summary is written however it ends."""
+        await self._check_prompt_sizes()
         streams = [self._stream(binding) for binding in self.bindings]
         stats = self.stats
         self.progress.start(self.total, stats)
@@ -201,6 +205,25 @@ class DatasetRun:
         providers = list({id(p): p for p in binding.values()}.values())
         items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
         return Stream(items, providers)
+
+    async def _check_prompt_sizes(self) -> None:
+        """Refuse, before any request, a prompt larger than its model's context window (where LiteLLM knows
+        the window): it would be paid for and fail, every time it is asked."""
+        windows = {id(p): await p.context_window() for p in self.providers}
+        if not any(windows.values()):
+            return
+        for binding in self.bindings:
+            for ask in self.dataset.first_asks():
+                provider = binding.get(ask.role)
+                window = windows.get(id(provider)) if provider is not None else None
+                chars = sum(len(str(m.get("content", ""))) for m in ask.messages)
+                if provider is not None and window and chars / CHARS_PER_TOKEN > window:
+                    start = str(ask.messages[-1].get("content", ""))[:60]
+                    raise ConfigError(
+                        f"a prompt of {chars:,} characters (about {chars // CHARS_PER_TOKEN:,} tokens) is larger "
+                        f"than {provider.name}'s context window of {window:,} tokens; shorten it or its "
+                        f"placeholder values (the prompt starts: {start!r})"
+                    )
 
     def _open_store(self) -> RunStore:
         """The run store, after checking that the output belongs to this run: written by it with this

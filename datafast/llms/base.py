@@ -265,6 +265,13 @@ class LLMProvider:
         if not self.plan_only:
             await self._route(response_model, None)
 
+    async def context_window(self) -> int | None:
+        """The most prompt tokens the model takes (LiteLLM's model information), or None where that is not
+        known (a self-hosted model)."""
+        if self.plan_only:
+            return None
+        return (await self._route(None, None)).context_window
+
     async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
         """One logical request. With a response model, an answer that does not validate gets exactly one
         repair retry; if that fails too, CallFailure(kind="invalid_response") is raised. An answer cut off at

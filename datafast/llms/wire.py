@@ -107,6 +107,7 @@ class Route:
         self.proxy = proxy_for(self.url)
         self.timeout = float(kwargs.get("timeout") or 120.0)
         self.prices = _prices(litellm, model, provider)
+        self.context_window = _context_window(litellm, model, provider)
 
     def _endpoint(self, api_base: str | None) -> tuple[str, dict[str, str]]:
         sample: Messages = [{"role": "user", "content": "-"}]
@@ -319,6 +320,15 @@ def _prices(litellm: Any, model: str, provider: str) -> tuple[float, float] | No
     if prompt is None or completion is None:
         return None
     return float(prompt), float(completion)
+
+
+def _context_window(litellm: Any, model: str, provider: str) -> int | None:
+    """The most prompt tokens the model takes, from LiteLLM's model information (None where unknown)."""
+    try:
+        value = litellm.get_model_info(model=model, custom_llm_provider=provider).get("max_input_tokens")
+    except Exception:
+        return None
+    return int(value) if value else None
 
 
 def _quiet_logging(model: str, optional: dict[str, Any], litellm_params: dict[str, Any]) -> Any:

@@ -167,7 +167,10 @@ async def _serve(
         limiter.charge_tokens(answer.completion_tokens)  # the prompt's tokens were taken on admission
     if behavior.log_bodies:
         record.content = answer.text
-    return _json(protocol.success(req, answer, record.seq))
+    body = protocol.success(req, answer, record.seq)
+    if fault == "no_choices":
+        body[protocol.answers_key] = type(body[protocol.answers_key])()
+    return _json(body)
 
 
 def _generation_handler(protocol: Protocol) -> Any:

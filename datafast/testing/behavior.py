@@ -8,12 +8,27 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Fault = Literal["ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty", "html"]
+Fault = Literal[
+    "ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty", "html", "no_choices"
+]
 """What happens to one generation request. ``ok`` is a normal answer; ``junk`` and ``empty`` are schema-valid
-answers whose free-text strings are dates and codes, or empty, as small models sometimes write."""
+answers whose free-text strings are dates and codes, or empty, as small models sometimes write; ``html`` is a
+proxy's page instead of JSON; ``no_choices`` a well-formed body whose answer list is empty (OpenAI's
+``choices: []``, Anthropic's ``content: []``, Gemini's ``candidates: []``, Ollama's ``message: {}``)."""
 
 Outcome = Literal[
-    "ok", "429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty", "html", "bad_request"
+    "ok",
+    "429",
+    "500",
+    "timeout",
+    "drop",
+    "malformed",
+    "truncated",
+    "junk",
+    "empty",
+    "html",
+    "no_choices",
+    "bad_request",
 ]
 """What was logged for a request: a :data:`Fault`, or ``bad_request`` when its body could not be parsed."""
 
@@ -29,6 +44,7 @@ _RATE_FIELDS: tuple[tuple[str, Fault], ...] = (
     ("rate_junk", "junk"),
     ("rate_empty", "empty"),
     ("rate_html", "html"),
+    ("rate_no_choices", "no_choices"),
 )
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -60,6 +76,7 @@ class ServerBehavior(BaseModel):
     rate_junk: Probability = 0.0
     rate_empty: Probability = 0.0
     rate_html: Probability = 0.0
+    rate_no_choices: Probability = 0.0
     retry_after_s: float = Field(default=1.0, ge=0.0, description="Sent as Retry-After with a 429.")
     hang_s: float = Field(default=30.0, ge=0.0, description="How long a 'timeout' request is held.")
     timeout_then: Literal["answer", "close"] = Field(

@@ -22,7 +22,7 @@ from datafast.testing.app import ServerState, create_app
 from datafast.testing.behavior import ServerBehavior
 from datafast.testing.server import start_site
 
-RATE_FAULTS = ("429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty")
+RATE_FAULTS = ("429", "500", "timeout", "drop", "malformed", "truncated", "junk", "empty", "html", "no_choices")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -47,6 +47,7 @@ class Protocol:
     name = ""
     auth_headers: tuple[str, ...] = ()
     length_reason = ""
+    answers_key = ""  # the field of a 200 body that holds the answer (emptied by the 'no_choices' fault)
 
     def api_key(self, headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
         """The API key sent with the request, if any."""
@@ -77,6 +78,7 @@ class OpenAIProtocol(Protocol):
     """``POST /v1/chat/completions`` (OpenAI chat completions)."""
 
     name = "openai"
+    answers_key = "choices"
     auth_headers = ("authorization", "api-key")
     length_reason = "length"
 
@@ -143,6 +145,7 @@ class AnthropicProtocol(Protocol):
     """``POST /v1/messages`` (Anthropic messages), in both structured-output modes."""
 
     name = "anthropic"
+    answers_key = "content"
     auth_headers = ("x-api-key", "authorization")
     length_reason = "max_tokens"
 
@@ -208,6 +211,7 @@ class GeminiProtocol(Protocol):
     """``POST /models/{model}:generateContent`` (Gemini / Google AI Studio)."""
 
     name = "gemini"
+    answers_key = "candidates"
     auth_headers = ("x-goog-api-key", "authorization")
     length_reason = "MAX_TOKENS"
 
@@ -259,6 +263,7 @@ class OllamaProtocol(Protocol):
     """``POST /api/chat`` (Ollama chat, non-streaming)."""
 
     name = "ollama"
+    answers_key = "message"
     auth_headers = ("authorization",)
     length_reason = "length"
 
