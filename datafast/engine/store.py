@@ -127,6 +127,7 @@ class RunStore:
         db.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit survives power loss, not only a killed process; an answer cost money.
         db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=2000")
         return db
 
     def close(self) -> None:
@@ -176,7 +177,8 @@ class RunStore:
                     db.execute("COMMIT")
                     # Committed means in the database file itself, not only in its write-ahead log (which a
                     # user may delete after a crash, taking answers with it).
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    # FULL waits (up to the busy timeout) for a reader's snapshot to end rather than stop there.
+                    db.execute("PRAGMA wal_checkpoint(FULL)")
                 except sqlite3.Error as exc:
                     error = self._unusable(exc)
                     if db.in_transaction:
