@@ -182,7 +182,7 @@ def push_to_hub(
             token=token,
         )
     except Exception as exc:
-        error = hub_error(exc, repo_id, api.endpoint)
+        error = hub_error(exc, repo_id, getattr(api, "endpoint", "the Hub"))
         if error is None:
             raise
         raise error from None
