@@ -87,7 +87,7 @@ DISK = """
 set -e
 mount -t tmpfs -o size={size} tmpfs {small}
 set +e
-{python} -m datafast generate {config} --no-progress 2>{small}/stderr.txt
+{python} -m datafast generate {config} --no-progress 2>{big}/stderr.txt
 echo "exit=$?"
 cp -a {small}/. {big}/
 """

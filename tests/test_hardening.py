@@ -2,15 +2,19 @@
 involved."""
 
 import asyncio
+import io
 import json
 import time
 
 import pytest
 from concept_examples import concept_classification, concept_raw
 from conftest import FAST_RETRY
+from rich.console import Console
 
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine import RetryPolicy
+from datafast.engine.ledger import RunStats
+from datafast.engine.progress import RunProgress
 from datafast.engine.run import DatasetRun
 from datafast.errors import ConfigError, ProviderError
 from datafast.llms import (
@@ -163,3 +167,18 @@ def test_item_10_a_prompt_larger_than_the_context_window_is_refused_before_any_r
                        r"context window of 1,047,576 tokens"):
         RawDataset(config).generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
     assert openai_env.requests() == [] and time.monotonic() - started < 20
+
+
+def test_item_7_the_waiting_notice_is_on_the_progress_line():
+    out = io.StringIO()
+    progress = RunProgress(True, "RawDataset", console=Console(file=out, width=200), every=0.0)
+    ledger = RunStats()
+    progress.start(10, ledger)
+    ledger.wait_notice("openai/m", "rate limited: the server asks to wait 999999s, retrying every 60s")
+    ledger.succeeded_one("openai/m")
+    ledger.wait_notice("openai/m", None)
+    ledger.succeeded_one("openai/m")
+    progress.stop()
+    lines = out.getvalue().splitlines()
+    assert any("openai/m: rate limited: the server asks to wait 999999s" in line for line in lines)
+    assert "999999s" not in lines[-1]  # the notice goes once the wait is over

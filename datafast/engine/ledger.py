@@ -130,7 +130,7 @@ class RunStats(Counts):
             "completion_tokens": self.completion_tokens,
             "cost_usd": round(self.cost_usd, 6),
             "wall_seconds": round(self.wall_seconds, 3),
-            "requests_per_second": round(self.succeeded / self.wall_seconds, 2) if self.wall_seconds else None,
+            "requests_per_second": round(self.succeeded / self.wall_seconds, 4) if self.wall_seconds else None,
             "failures_by_reason": dict(self.failures_by_reason),
             "aborted_providers": self.aborted_providers,
             "stopped": self.stopped,

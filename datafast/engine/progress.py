@@ -79,6 +79,8 @@ class RunProgress:
             extra += f" asked again {ledger.asked_again}"
         if ledger.failed:
             extra += f" [red]failed {ledger.failed}[/red]"
+        for name, why in ledger.waiting.items():
+            extra += f" [yellow]{escape(name)}: {escape(why)}[/yellow]"
         return extra
 
     def _rate(self, now: float) -> float:
