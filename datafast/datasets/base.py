@@ -314,6 +314,7 @@ class DatasetBase(ABC):
             private=private,
             token=token,
             class_names=self._class_names(),
+            text_fields=self.quality_fields(),
         )
 
     def _class_names(self) -> list[str] | None:
