@@ -48,6 +48,7 @@ __all__ = [
     "LocalModelServer",
     "LocalModelUnavailable",
     "default_model_path",
+    "default_threads",
     "shared_server",
 ]
 
@@ -175,13 +176,23 @@ def _checked_model_file(model_path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _usable_cpus() -> int:
-    # All cores is fastest on an idle machine (2 cores: 117 tokens/s with 2 threads, 71 with 1), but
-    # llama.cpp's threads wait for each other at every step, so when another process keeps one core busy
-    # 2 threads fell to 6-37 tokens/s while 1 thread kept 68-71: pass n_threads on a shared machine.
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+def default_threads() -> int:
+    """CPU threads for llama.cpp: the usable cores that are free now, less one, and at least one.
+
+    llama.cpp's threads wait for each other at every token, so one that is preempted stalls them all.
+    Measured with SmolLM2-135M on 2 cores, 8 concurrent requests: idle, 2 threads gave 117 tokens/s and 1
+    gave 71; with other work keeping the cores busy (load average 3 to 5, as when tests or a build run
+    alongside), 2 threads fell to 8-16 tokens/s (poll 0 or 50 alike) while 1 thread kept 59-78. So one core
+    is always left to the rest of the machine (our own process, whatever starts during the run), and the
+    cores kept busy when the model starts (the 1-minute load average) are not counted: a few tens of
+    percent lost on an idle machine against a run several times slower on a busy one.
+    `LocalModelServer(n_threads=...)` overrides this."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        busy = round(os.getloadavg()[0])
+    except (AttributeError, OSError):  # no load average (Windows)
+        busy = 0
+    return max(1, min(cpus - 1, cpus - busy))
 
 
 def _read_line(stream: IO[str], timeout: float) -> str | None:
@@ -201,9 +212,9 @@ class LocalModelServer:
 
     Arguments: `model_path` (default: `default_model_path()`), `context_size` (KV-cache tokens shared
     equally by the slots; default `DEFAULT_SLOT_CONTEXT * n_parallel`), `n_parallel` (requests generated
-    at once, in one batch; more wait in the server's queue), `n_threads` (CPU threads; default all usable
-    cores, which is fastest on an idle machine; leave one core free when other work competes for the CPU,
-    llama.cpp slows down sharply when one of its threads is preempted), `alias` (the model name the server
+    at once, in one batch; more wait in the server's queue), `n_threads` (CPU threads; default
+    `default_threads()` when the process starts: the free cores less one, as llama.cpp slows down sharply
+    when one of its threads is preempted), `alias` (the model name the server
     answers to; default the file's stem), `startup_timeout` in seconds, and `verbose` (let llama.cpp log
     its info lines; errors are always logged, to stderr).
 
@@ -241,7 +252,7 @@ class LocalModelServer:
         _require_xllamacpp()
         self._context_size = context_size
         self._n_parallel = n_parallel
-        self._n_threads = n_threads if n_threads is not None else _usable_cpus()
+        self._n_threads = n_threads  # None: `default_threads()` when the process starts
         self._alias = alias or self._model_path.stem
         self._startup_timeout = startup_timeout
         self._verbose = verbose
@@ -342,7 +353,7 @@ class LocalModelServer:
             "alias": self._alias,
             "n_ctx": self._context_size,
             "n_parallel": self._n_parallel,
-            "n_threads": self._n_threads,
+            "n_threads": self._n_threads or default_threads(),
             "cache_ram_mib": _PROMPT_CACHE_MIB,
             "verbosity": _LOG_INFO if self._verbose else _LOG_ERRORS_ONLY,
         }

@@ -29,3 +29,9 @@ def identify(text: str) -> tuple[str, float]:
     """The most likely language of `text` (ISO 639-1 code) and its probability."""
     language, confidence = _identifier().classify(text)
     return str(language), float(confidence)
+
+
+def ranked(text: str) -> list[tuple[str, float]]:
+    """Every language the identifier knows (ISO 639-1 code) with its probability for `text`, most likely
+    first."""
+    return [(str(language), float(p)) for language, p in _identifier().rank(text)]

@@ -31,12 +31,48 @@ def letter_share(text: str) -> float:
 
 
 def _is_code(token: str) -> bool:
-    return (
-        len(token) >= 12
-        and token.isascii()
-        and any(c.isdigit() for c in token)
-        and any(c.isalpha() for c in token)
-    )
+    return len(token) >= 12 and token.isascii() and any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+
+
+# Punctuation that ends a sentence, followed by a space, a symbol or the end: "Great! 👍", "Fine." but not
+# the dot of "4.2" or of "amazon.com".
+_SENTENCE_END = re.compile(r"[.!?…。！？؟।](?=[^\w]|$)")
+# A word of letters (with their marks) and apostrophes only, once the punctuation around it is set aside.
+_PLAIN_WORD = re.compile(r"(?:[^\W\d_]|['’])+")
+_EDGE_PUNCTUATION = "\"'“”‘’«»()[]{}:;,"
+
+
+def is_fragment(text: str) -> bool:
+    """True for a text in a script with capital letters (Latin, Greek, Cyrillic, ...) that has no sentence
+    punctuation and is one of:
+
+    - one run of characters without a space that is not a plain word ("Nahiru3D", "n/S/S",
+      "sarah_jonathah"); a plain word alone ("ok", "Excellent") is left to `min_words`;
+    - two to four words that all begin with a capital letter, as in names and short titles ("Emily
+      Carter", "The Water Bottle", "Product Review");
+    - a string of codes: fewer than a quarter of its words begin with a lowercase letter and at least a
+      third hold a digit or join letters with a symbol ("Twini Para Ski 800 (S-Birch) - Porsche 911, 2021").
+
+    Shouting ("GREAT TENT") is none of these. False for "Great! 👍", "Sold out", "Not bad at all", "Fed
+    Raises Rates as Inflation Cools", and for any text in a script without capitals (Chinese, Arabic,
+    Devanagari): words alone cannot tell a title there."""
+    tokens = [(token, token.strip(_EDGE_PUNCTUATION), _first_cased(token)) for token in text.split()]
+    if not any(first for _, _, first in tokens) or _SENTENCE_END.search(text):
+        return False
+    if len(tokens) == 1:
+        return not _PLAIN_WORD.fullmatch(tokens[0][1])
+    if all(c.isupper() for c in text if c.islower() or c.isupper()):  # shouting
+        return False
+    if len(tokens) <= 4 and not any(first.islower() for _, _, first in tokens):
+        return True
+    lowercase_words = sum(first.islower() and bool(_PLAIN_WORD.fullmatch(core)) for _, core, first in tokens)
+    codes = sum(any(c.isdigit() for c in core) or not _PLAIN_WORD.fullmatch(core) for _, core, _ in tokens if core)
+    return lowercase_words * 4 < len(tokens) and codes * 3 >= len(tokens)
+
+
+def _first_cased(token: str) -> str:
+    """The first letter of `token` that has an upper and a lower case, or ""."""
+    return next((c for c in token if c.islower() or c.isupper()), "")
 
 
 def normalized(text: str) -> str:

@@ -22,13 +22,20 @@ class CleaningConfig(BaseModel):
       are under `min_letter_share` of the non-space characters: dates, numbers, product codes, hashes,
       emoji strings ("2021-09-23 13:17", "185.25%", "SKU AARM-38363986").
       Unset, it is on, except for the generic pipeline, whose outputs may be numbers or code.
+    - `drop_fragments`: a text with no sentence in it, in a script with capital letters: no sentence
+      punctuation, and either one run of characters without a space ("Sterilicious", "Nahiru3D", "n/S/S")
+      or words that all begin with a capital ("Emily Carter", "The Water Bottle", "Twini Para Ski 800"):
+      a name, a title or a lone word where prose was asked for. "Great! 👍", "Sold out" and "Not bad at
+      all" are kept. Unset, it follows `drop_non_text`; switch it off for a dataset of names or titles.
     - `min_words`: fewer words than this (0, off, by default; e.g. 4 drops "Sold out" from a set of
       reviews).
     - `label_restatement` (classification): the text contains the label name as a run of consecutive words
       and has at most `label_restatement_max_extra_words` other words ("Positive.", "This is positive").
     - `wrong_language`: the language identifier names another language than the record's with confidence of
-      at least `language_min_confidence`; texts shorter than `language_min_chars` characters, and languages
-      the identifier does not know, are never judged.
+      at least `language_min_confidence`. A text shorter than `language_min_chars` characters is judged on a
+      stricter bar, the identifier being unsure of a few words: at least two words, and another language
+      at least an even bet and 100 times likelier than the record's ("Très bien" in an English dataset;
+      "Merci beaucoup" is too unsure to drop). Languages the identifier does not know are never judged.
     - `exact_duplicates`: same text as an earlier kept record after normalisation (Unicode NFKC, case folded,
       punctuation removed, whitespace collapsed).
     - `near_duplicates`: estimated Jaccard similarity of at least `near_duplicate_threshold` with an earlier
@@ -41,6 +48,7 @@ class CleaningConfig(BaseModel):
     drop_truncated: bool = True
     drop_non_text: bool | None = None
     min_letter_share: float = 0.5
+    drop_fragments: bool | None = None
     min_words: int = 0
     label_restatement: bool = True
     label_restatement_max_extra_words: int = 3
