@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
 
+from datafast._files import write_atomically
 from datafast.engine.folder import RunLock, clear_folder, run_folder
 from datafast.engine.ledger import RunStats
 from datafast.engine.progress import RunProgress
@@ -303,12 +304,9 @@ class DatasetRun:
             "this_run": stats.to_dict(),
             "whole_run": store.totals(),
         }
-        tmp = self.folder / f".summary.json.tmp-{os.getpid()}"
         try:
-            tmp.write_text(json.dumps(summary, indent=2))
-            os.replace(tmp, self.folder / "summary.json")
+            write_atomically(self.folder / "summary.json", json.dumps(summary, indent=2).encode(), durable=False)
         except OSError as exc:  # a full disk: the run's own error says so; the summary is not worth a crash
-            tmp.unlink(missing_ok=True)
             log.warning("could not write %s: %s", self.folder / "summary.json", exc.strerror or exc)
 
     def _raise_if_nothing_worked(self, stats: RunStats, total: int) -> None:

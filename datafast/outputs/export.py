@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from datafast._files import write_atomically
 from datafast.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -70,24 +70,12 @@ def records_table(records: Iterable[Record]) -> pa.Table:
     return pa.table(arrays) if arrays else pa.table({})
 
 
-def _write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
 def to_parquet(records: Iterable[Record], path: str | Path) -> Path:
     """Write the records to a Parquet file at `path` (atomically) and return the path."""
     import pyarrow.parquet as pq
 
     table = records_table(records)
-    return _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+    return write_atomically(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def csv_text(records: Iterable[Record]) -> str:
@@ -104,7 +92,7 @@ def csv_text(records: Iterable[Record]) -> str:
 def to_csv(records: Iterable[Record], path: str | Path) -> Path:
     """Write the records to a CSV file at `path` (atomically, UTF-8) and return the path."""
     text = csv_text(records)
-    return _write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def to_hf_dataset(records: Iterable[Record], *, class_names: Sequence[str] | None = None) -> datasets.Dataset:

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from datafast._files import write_atomically
 from datafast.errors import ConfigError, OutputWriteError
 
 
@@ -139,13 +140,6 @@ class JsonlFile:
 
 
 def write_jsonl(path: str | Path, records: Iterable[BaseModel]) -> None:
-    """Write `records` to `path` atomically: a temporary file renamed over the target when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        for record in records:
-            handle.write(record.model_dump_json().encode("utf-8") + b"\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write `records` to `path` atomically: the file is complete or as it was."""
+    data = b"".join(record.model_dump_json().encode("utf-8") + b"\n" for record in records)
+    write_atomically(path, data)

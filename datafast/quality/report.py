@@ -15,7 +15,6 @@ Definitions (what the figures mean):
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
+from datafast._files import write_atomically
 from datafast.quality.records import text_fields_from
 from datafast.quality.tally import ReportTally
 
@@ -91,19 +91,13 @@ def save_report(report: Mapping[str, Any], folder: str | Path) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = [folder / "report.json"]
-    _write_atomic(written[0], json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"))
+    write_atomically(written[0], json.dumps(report, indent=2, ensure_ascii=False).encode("utf-8"), durable=False)
     for name, plot in (("lengths.png", plot_lengths), ("counts.png", plot_counts), ("models.png", plot_models)):
         png = plot(report)
         if png is not None:
-            _write_atomic(folder / name, png)
+            write_atomically(folder / name, png, durable=False)
             written.append(folder / name)
     return written
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _short(value: str, width: int = 60) -> str:
