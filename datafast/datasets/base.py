@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 
 from datafast._sync import run_sync
 from datafast.engine import RetryPolicy, RunStats
+from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
 from datafast.llms.base import LLMProvider
@@ -26,66 +26,6 @@ from datafast.outputs import write_jsonl
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
-
-
-@dataclass(frozen=True)
-class PromptRequest:
-    """One rendered prompt, before a provider is chosen: the text, where it came from, and the values the
-    dataset type needs to turn the answer into records (`fields`, e.g. the label)."""
-
-    prompt: str
-    template: str
-    placeholders: dict[str, str]
-    language: str
-    fields: dict[str, str]
-    draw: int
-
-
-@dataclass(frozen=True)
-class Ask:
-    """One question a dataset type wants answered.
-
-    `step` names the stage (it is part of the request's key); `role` names which LLM answers (`"llms"`: the
-    provider the chain runs with; a multi-role type such as preference names its own roles); `origin` is
-    the prompt the chain started from, whose template, placeholders and language every record carries;
-    `state` is the type's own data for `on_answer` (earlier answers, the turn number, ...). A chain must be
-    reproducible from its answers alone: the same answers give the same asks, so a rerun replays stored
-    answers instead of paying for them again."""
-
-    step: str
-    messages: list[dict[str, str]]
-    response_model: type[BaseModel] | None
-    origin: PromptRequest
-    role: str = "llms"
-    state: Any = None
-
-
-@dataclass
-class Outcome:
-    """What one answer gives: records to write now, and the asks that follow it in its chain."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-    then: list[Ask] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class MandatoryCombination:
-    """Values for one combination of a dataset type's own dimensions (label × language, ...)."""
-
-    placeholders: dict[str, str]
-    language: str
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class FailedRequest:
-    """A request given up after its retries, with the reason; its prompt can be retried by a rerun."""
-
-    request_id: str
-    model_id: str
-    prompt: str
-    kind: str
-    reason: str
 
 
 class DatasetBase(ABC):

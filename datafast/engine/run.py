@@ -25,6 +25,7 @@ from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.runner import Scheduler, Stream
 from datafast.engine.sink import RecordSink
+from datafast.engine.source import Ask, ChainSource, FailedRequest
 from datafast.engine.store import RunStore
 from datafast.engine.work import WorkItem, record_uuid, work_key
 from datafast.errors import ConfigError, OutputWriteError, ProviderError
@@ -34,7 +35,6 @@ from datafast.outputs import JsonlFile
 from datafast.quality.cleaner import RESAMPLE_REASONS
 
 if TYPE_CHECKING:
-    from datafast.datasets.base import Ask, DatasetBase
     from datafast.schema.data_rows import DatasetRow
 
 log = logging.getLogger("datafast")
@@ -43,7 +43,7 @@ log = logging.getLogger("datafast")
 CHARS_PER_TOKEN = 4
 
 
-def config_fingerprint(dataset: DatasetBase) -> str:
+def config_fingerprint(dataset: ChainSource) -> str:
     # Cleaning settings change what is kept, not what is asked: a rerun with other ones resumes.
     config = dataset.config.model_dump(mode="json", exclude={"output_file", "cleaning"})
     blob = json.dumps({"type": type(dataset).__name__, "config": config}, sort_keys=True)
@@ -70,7 +70,7 @@ def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> 
     return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding, follow_up))
 
 
-def build_records(dataset: DatasetBase, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
+def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
     """Records from one answer: the type's own fields plus what every record carries."""
     origin = item.context.ask.origin
     common = {
@@ -98,7 +98,7 @@ def check_output_path(path: Path) -> None:
         raise ConfigError(f"output_file {path}: no permission to write there")
 
 
-def load_rows(dataset: DatasetBase, model_ids: set[str] | None) -> list[DatasetRow]:
+def load_rows(dataset: ChainSource, model_ids: set[str] | None) -> list[DatasetRow]:
     """The records the output file holds from these models (all of them for None). The file holds one
     config's records only (a changed config is refused), so this is what a run with these providers made
     or resumed."""
@@ -115,7 +115,7 @@ class DatasetRun:
 
     def __init__(
         self,
-        dataset: DatasetBase,
+        dataset: ChainSource,
         bindings: list[dict[str, LLMProvider]],
         *,
         show_progress: bool = True,
@@ -366,8 +366,6 @@ class _Observer:
         raise CallFailure("invalid_response", why) from None
 
     def on_failure(self, item: WorkItem, failure: CallFailure) -> None:
-        from datafast.datasets.base import FailedRequest
-
         prompt = item.messages[-1].get("content", "") if item.messages else ""
         self.run.dataset.failures.append(
             FailedRequest(item.key, item.provider.model_id, str(prompt), failure.kind, failure.message)
