@@ -232,7 +232,6 @@ def test_killed_cli_run_resumes_with_every_step_exactly_once(llm_server, tmp_pat
 def test_example_config_runs_through_the_cli(llm_server, tmp_path):
     text = EXAMPLE.read_text()
     text = text.replace("output_file: ultrachat.jsonl", f"output_file: {tmp_path / 'u.jsonl'}")
-    text = text.replace("num_samples: 3", "num_samples: 1")  # 16 conversations keep the test quick
     text = text.replace(
         "  - provider: openai\n    model_id: gpt-4.1-mini",
         f"  - provider: openai_compatible\n    model_id: m\n    api_base: {llm_server.openai_base}",
@@ -248,8 +247,8 @@ def test_example_config_runs_through_the_cli(llm_server, tmp_path):
     result = run_datafast("generate", path, "--no-progress")
     assert result.returncode == 0, result.stderr
     rows = rows_of(tmp_path / "u.jsonl")
-    assert len(rows) == 16 and {r.language for r in rows} == {"en", "es"}
-    assert {r.num_turns for r in rows} <= {2, 3, 4}
+    assert len(rows) == 16 and {r.language for r in rows} == {"en"}
+    assert {r.num_turns for r in rows} <= {2, 3}
     requests = int(plan.stdout.split(" requests per provider")[0].split()[-1])
     assert len(llm_server.requests()) == requests
 

@@ -232,7 +232,7 @@ class PreferenceDataset(DatasetBase):
     def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
         origin, pair = ask.origin, ask.state
         if ask.step == "questions":
-            questions = [clean(q, "question") for q in answer.entries]
+            questions = [clean(q, "question", self.cleaning()) for q in answer.entries]
             n = self.config.num_samples_per_prompt
             if len(questions) != n:
                 raise ValueError(f"expected {n} questions, got {len(questions)}")
@@ -244,13 +244,15 @@ class PreferenceDataset(DatasetBase):
             return Outcome(then=asks)
         assert isinstance(pair, Pair)
         if ask.step == "evolve":
-            harder = clean(answer.question, "evolved question")
+            harder = clean(answer.question, "evolved question", self.cleaning())
             return Outcome(then=[self._respond(origin, replace(pair, question=harder, question_model_id=model_id))])
         if ask.step == "chosen":
-            pair = replace(pair, chosen=clean(answer.response, "chosen response"), chosen_model_id=model_id)
+            chosen = clean(answer.response, "chosen response", self.cleaning())
+            pair = replace(pair, chosen=chosen, chosen_model_id=model_id)
             return Outcome(then=[self._respond(origin, pair)])
         if ask.step == "rejected":
-            pair = replace(pair, rejected=clean(answer.response, "rejected response"), rejected_model_id=model_id)
+            rejected = clean(answer.response, "rejected response", self.cleaning())
+            pair = replace(pair, rejected=rejected, rejected_model_id=model_id)
             if self.config.llm_as_judge:
                 return Outcome(then=[self._judge(origin, pair, "chosen")])
             return Outcome(records=[self._record(origin, pair)])

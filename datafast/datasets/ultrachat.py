@@ -93,15 +93,15 @@ class UltrachatDataset(DatasetBase):
     def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
         conversation: Conversation | None = ask.state
         if ask.step == "questions":
-            questions = [clean(q, "opening question") for q in answer.entries]
+            questions = [clean(q, "opening question", self.cleaning()) for q in answer.entries]
             if len(questions) != self.config.num_samples:
                 raise ValueError(f"expected {self.config.num_samples} questions, got {len(questions)}")
             return Outcome(then=[self._reformulate(ask.origin, i, q) for i, q in enumerate(questions)])
         assert conversation is not None
         if ask.step in ("reformulate", "followup"):
-            user_message = clean(answer.question, "user message")
+            user_message = clean(answer.question, "user message", self.cleaning())
             return Outcome(then=[self._assistant(ask.origin, conversation.add("user", user_message))])
-        conversation = conversation.add("assistant", clean(answer.answer, "answer"))
+        conversation = conversation.add("assistant", clean(answer.answer, "answer", self.cleaning()))
         if len(conversation.messages) < 2 * conversation.turns:
             return Outcome(then=[self._followup(ask.origin, conversation)])
         messages = [{"role": role, "content": content} for role, content in conversation.messages]

@@ -47,7 +47,8 @@ def is_fragment(text: str) -> bool:
     punctuation and is one of:
 
     - one run of characters without a space that is not a plain word ("Nahiru3D", "n/S/S",
-      "sarah_jonathah"); a plain word alone ("ok", "Excellent") is left to `min_words`;
+      "sarah_jonathah") or is a capitalised one, as a name is ("Rachel", "Sterilicious"); a lowercase
+      word alone ("ok", "great") and an all-capitals one ("OK"; not "A") are left to `min_words`;
     - two to four words that all begin with a capital letter, as in names and short titles ("Emily
       Carter", "The Water Bottle", "Product Review");
     - a string of codes: fewer than a quarter of its words begin with a lowercase letter and at least a
@@ -59,9 +60,12 @@ def is_fragment(text: str) -> bool:
     tokens = [(token, token.strip(_EDGE_PUNCTUATION), _first_cased(token)) for token in text.split()]
     if not any(first for _, _, first in tokens) or _SENTENCE_END.search(text):
         return False
+    cased = [c for c in text if c.islower() or c.isupper()]
+    shouting = len(cased) > 1 and all(c.isupper() for c in cased)  # not a lone capital: "A"
     if len(tokens) == 1:
-        return not _PLAIN_WORD.fullmatch(tokens[0][1])
-    if all(c.isupper() for c in text if c.islower() or c.isupper()):  # shouting
+        _, core, first = tokens[0]
+        return not _PLAIN_WORD.fullmatch(core) or (first.isupper() and not shouting)
+    if shouting:
         return False
     if len(tokens) <= 4 and not any(first.islower() for _, _, first in tokens):
         return True

@@ -23,10 +23,13 @@ class CleaningConfig(BaseModel):
       emoji strings ("2021-09-23 13:17", "185.25%", "SKU AARM-38363986").
       Unset, it is on, except for the generic pipeline, whose outputs may be numbers or code.
     - `drop_fragments`: a text with no sentence in it, in a script with capital letters: no sentence
-      punctuation, and either one run of characters without a space ("Sterilicious", "Nahiru3D", "n/S/S")
-      or words that all begin with a capital ("Emily Carter", "The Water Bottle", "Twini Para Ski 800"):
-      a name, a title or a lone word where prose was asked for. "Great! 👍", "Sold out" and "Not bad at
-      all" are kept. Unset, it follows `drop_non_text`; switch it off for a dataset of names or titles.
+      punctuation, and one word that is capitalised or not a plain word ("Rachel", "Nahiru3D", "n/S/S"),
+      or two to four words that all begin with a capital ("Emily Carter", "The Water Bottle"), or a
+      string of codes (under a quarter of lowercase words, a third or more holding digits or symbols:
+      "Twini Para Ski 800 (S-Birch) - Porsche 911, 2021"): a name, a title or a code where prose was
+      asked for. "ok", "Great! 👍", "Sold out" and "Not bad at all" are kept (see
+      `datafast.quality.text.is_fragment`). Unset, it follows `drop_non_text`; switch it off for a
+      dataset of names or short titles.
     - `min_words`: fewer words than this (0, off, by default; e.g. 4 drops "Sold out" from a set of
       reviews).
     - `label_restatement` (classification): the text contains the label name as a run of consecutive words
