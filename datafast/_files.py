@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomically(path: str | Path, content: bytes | Callable[[Path], None], *, durable: bool = True) -> Path:
+def write_atomically(path: str | Path, content: bytes | Callable[[Path], object], *, durable: bool = True) -> Path:
     """Write `path` so that it is never seen half-written: `content` (bytes, or a function that writes a file
     at the path it is given) goes to a temporary file beside it, which is flushed to disk (`durable`) and
     then renamed over `path`. A failure leaves `path` as it was and no temporary file behind."""

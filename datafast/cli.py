@@ -24,6 +24,8 @@ from datafast.data_commands import run_command as run_data_command
 from datafast.errors import DatafastError, MissingAPIKeyError
 
 if TYPE_CHECKING:
+    from datafast.datasets.base import DatasetBase
+    from datafast.datasets.roles import Providers
     from datafast.engine.ledger import RunStats
 
 console = Console(stderr=True, soft_wrap=True)  # no hard line breaks in messages users copy from
@@ -164,7 +166,7 @@ def _check_config_file(path: str) -> None:
     read_config_mapping(path)
 
 
-def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True):  # type: ignore[no-untyped-def]
+def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True) -> tuple[DatasetBase, Providers]:
     from datafast.datasets.registry import dataset_for
     from datafast.datasets.roles import is_multi_role, providers_for, specs_from_options
     from datafast.schema.loading import load_dataset_config
@@ -185,14 +187,12 @@ def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True
 
 
 def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost: float | None, overwrite: bool) -> int:
-    from datafast.datasets.roles import generate_arguments
     from datafast.engine.progress import plural
     from datafast.engine.run import run_folder
 
     dataset, llms = _load(path, llm_options)
     expected = dataset.get_num_expected_rows(llms)
-    args, roles = generate_arguments(dataset, llms)
-    dataset.generate(*args, **roles, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
+    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
     stats = dataset.stats
     assert stats is not None
     folder = run_folder(dataset.config.output_file)

@@ -9,7 +9,6 @@ import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from rich.console import Console
@@ -176,19 +175,14 @@ def _saved_fields(folder: Path) -> tuple[str, ...] | None:
 
 
 def _type_fields(kind: Any, config: Any) -> tuple[str, ...] | None:
-    """`quality_fields()` of the dataset type `kind` with `config` (None: without one). A type's answer
-    depends on its config alone, so it is asked of a stand-in holding the config: building the dataset
-    would read (or download) its input rows."""
+    """`quality_fields_of` the dataset type `kind` for `config` (None: without one); None for a type that
+    is not known or whose fields need its config."""
     from datafast.datasets.registry import DATASET_TYPES
 
     dataset_type = DATASET_TYPES.get(kind) if isinstance(kind, str) else None
     if dataset_type is None:
         return None
-    try:
-        fields = tuple(dataset_type.quality_fields(SimpleNamespace(config=config)))  # type: ignore[arg-type]
-    except (AttributeError, TypeError, ValueError, AssertionError):  # it needs its config: there is none
-        return None
-    return fields or None
+    return dataset_type.quality_fields_of(config) or None
 
 
 def _record_class(kind: Any) -> Any:

@@ -9,10 +9,8 @@ from typing import Any
 from datafast.datasets.base import DatasetBase
 from datafast.llms.base import LLMProvider
 
-# Rough answer sizes, for the cost estimate only: per generated sample for single-step types, per request
-# for multi-step ones (whose later steps also resend the document or the conversation so far).
-_OUTPUT_TOKENS_PER_SAMPLE = {"text_classification": 80, "raw_text": 450}
-_OUTPUT_TOKENS_PER_REQUEST = {"ultrachat": 250, "preference": 250}
+# Multi-step types' later steps also resend the document or the conversation so far. Answer sizes are the
+# dataset type's own (`output_tokens_per_sample` / `output_tokens_per_request`).
 _LATER_STEP_PROMPT_FACTOR = 2
 _PROMPT_SAMPLE = 200
 
@@ -53,10 +51,7 @@ class RunPlan:
 
 def requests_by_role(dataset: DatasetBase) -> dict[str, int]:
     """Requests each role makes per binding in a complete run."""
-    by_role = getattr(dataset, "num_requests_by_role", None)
-    if by_role is not None:
-        return dict(by_role())
-    return {role: dataset.num_requests() for role in dataset.roles}
+    return dataset.num_requests_by_role()
 
 
 def _litellm() -> Any:
@@ -82,7 +77,7 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
     mean_prompt_tokens = sum(len(m["content"]) for a in first for m in a.messages) / max(len(first), 1) / 4 + 8
     if multi_step:
         mean_prompt_tokens *= _LATER_STEP_PROMPT_FACTOR
-    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
+    kind = dataset.config.dataset_type
     samples = dataset.config.num_samples_per_prompt
     rows_per_binding = dataset.get_num_expected_rows(llms) // max(len(bindings), 1)
 
@@ -100,10 +95,11 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
     for llm, requests, rows, roles in providers.values():
         shown_roles = roles if len(dataset.roles) > 1 else []
         prompt_tokens = int(mean_prompt_tokens * requests)
-        if multi_step:
-            completion_tokens = requests * _OUTPUT_TOKENS_PER_REQUEST.get(kind, 250)
+        per_request = dataset.output_tokens_per_request
+        if multi_step and per_request is not None:
+            completion_tokens = requests * per_request
         else:
-            completion_tokens = requests * samples * _OUTPUT_TOKENS_PER_SAMPLE.get(kind, 200)
+            completion_tokens = requests * samples * dataset.output_tokens_per_sample
         if llm.provider_name == "local":  # runs on this machine: the tokens take time, not money
             plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, 0.0, shown_roles))
             continue

@@ -11,7 +11,7 @@ from datafast.datasets.base import Ask, Outcome
 from datafast.datasets.raw import RawDataset
 from datafast.engine import RetryPolicy
 from datafast.llms import OpenAICompatibleProvider
-from datafast.quality import dropped_path
+from datafast.outputs import dropped_path
 from datafast.schema.config import RawDatasetConfig
 from datafast.schema.data_rows import TextRow
 

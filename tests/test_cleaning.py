@@ -9,7 +9,8 @@ from pydantic import ValidationError
 
 from datafast.datasets import ClassificationDataset
 from datafast.llms import OpenAIProvider
-from datafast.quality import DroppedRecords, RecordCleaner, dropped_path, restates_label
+from datafast.outputs import DroppedRecords, dropped_path
+from datafast.quality import RecordCleaner, restates_label
 from datafast.quality.text import normalized, words
 from datafast.schema.config import ClassificationDatasetConfig, CleaningConfig
 

@@ -6,7 +6,7 @@ import json
 
 from datafast.datasets import ClassificationDataset
 from datafast.llms import OpenAICompatibleProvider
-from datafast.quality import dropped_path
+from datafast.outputs import dropped_path
 from datafast.schema.config import ClassificationDatasetConfig
 
 

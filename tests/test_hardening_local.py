@@ -10,7 +10,7 @@ import pytest
 from cli_run import run_datafast
 
 from datafast.datasets import ClassificationDataset, GenericPipelineDataset
-from datafast.quality import DROP_REASONS, RecordCleaner, dropped_path
+from datafast.quality import DROP_REASONS, RecordCleaner
 from datafast.quality.cleaner import RESAMPLE_REASONS
 from datafast.quality.text import is_fragment
 from datafast.schema.config import ClassificationDatasetConfig, CleaningConfig, GenericPipelineDatasetConfig
@@ -136,7 +136,7 @@ def test_item19_junk_from_the_built_in_model_ends_in_the_dropped_file_with_its_r
     )
     dataset = ClassificationDataset(config).generate(LocalProvider(), show_progress=False)
     assert not dataset.failures and dataset.stats.asked_again >= 1
-    dropped, kept = lines(dropped_path(output)), lines(output)
+    dropped, kept = lines(tmp_path / "junk.dropped.jsonl"), lines(output)
     assert len(dropped) >= 2 and len(kept) + len(dropped) >= 12
     cleaner = RecordCleaner(dataset.cleaning())
     for line in dropped:

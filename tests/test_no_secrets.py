@@ -6,9 +6,9 @@ from conftest import FAST_RETRY
 from datafast.datasets import ClassificationDataset
 from datafast.engine.run import run_folder
 from datafast.llms import OpenAIProvider
-from datafast.outputs import to_csv, to_parquet
+from datafast.outputs import dropped_path, to_csv, to_parquet
 from datafast.outputs.hub import hub_files
-from datafast.quality import build_report, dropped_path, save_report
+from datafast.quality import build_report, save_report
 from datafast.quality.report import read_records
 from datafast.schema.config import ClassificationDatasetConfig
 from datafast.testing import key_hash

@@ -10,7 +10,7 @@ moves through its steps on its own."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -23,9 +23,14 @@ from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
 from datafast.llms.base import LLMProvider
 from datafast.outputs import write_jsonl
+from datafast.outputs.card import HubCard
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
+
+# What `generate` takes: a provider, several (each runs every chain), or a role → provider mapping for a type
+# with roles (preference: {"question": ..., "chosen": ..., "rejected": ..., "judge": ...}).
+LLMs = LLMProvider | Sequence[LLMProvider] | Mapping[str, LLMProvider | None] | None
 
 
 class DatasetBase(ABC):
@@ -39,8 +44,17 @@ class DatasetBase(ABC):
 
     # The LLM roles a chain needs; `generate(llms)` binds "llms" to each provider in turn.
     roles: ClassVar[tuple[str, ...]] = ("llms",)
+    # generate()'s keyword for a role where the type has its own (preference's 0.0.36 `question_gen_llm`).
+    role_keywords: ClassVar[dict[str, str]] = {}
     # Whether the type writes prose (see `cleaning`); a type whose texts may be numbers or code says False.
     prose: ClassVar[bool] = True
+    # The record field holding a class label, for types that have one (split stratification, Hub classes).
+    label_field: ClassVar[str | None] = None
+    # Output tokens of one record (single-step types) or of one request (multi-step), for `plan`'s estimate.
+    output_tokens_per_sample: ClassVar[int] = 200
+    output_tokens_per_request: ClassVar[int | None] = None
+    # What the Hub's dataset card says of the type.
+    hub_card: ClassVar[HubCard] = HubCard()
 
     def __init__(self, config: DatasetConfig) -> None:
         if not isinstance(config, self.config_class):
@@ -78,7 +92,25 @@ class DatasetBase(ABC):
 
     def quality_fields(self) -> tuple[str, ...]:
         """The record fields whose text the cleaning rules and the report look at."""
+        return self.quality_fields_of(self.config)
+
+    @classmethod
+    def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
+        """`quality_fields` for a config (None: the type's fields without one; empty if they need it), so
+        that a file can be measured as its run was without building the dataset (which reads its inputs)."""
         return ("text",)
+
+    def required_roles(self) -> tuple[str, ...]:
+        """The roles a run must bind (some may be optional, such as preference's judge)."""
+        return self.roles
+
+    def num_requests_by_role(self) -> dict[str, int]:
+        """Requests each role makes per binding in a complete run."""
+        return {role: self.num_requests() for role in self.roles}
+
+    def class_names(self) -> list[str] | None:
+        """The class labels of a labelled type, in the config's order (None for other types)."""
+        return None
 
     def cleaning(self) -> CleaningConfig:
         """The config's cleaning rules with the type's defaults filled in: the not-text rule is on for prose."""
@@ -135,12 +167,12 @@ class DatasetBase(ABC):
         every step counted and repair retries not."""
         return self.num_requests_per_provider()
 
-    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
+    def get_num_expected_rows(self, llms: LLMs = None) -> int:
         """How many records a complete run makes: requests × samples per request. Known before any spend."""
         providers = _provider_list(llms)
         return self.num_requests_per_provider() * len(providers) * self.config.num_samples_per_prompt
 
-    def bindings(self, llms: LLMProvider | Sequence[LLMProvider] | None) -> list[dict[str, LLMProvider]]:
+    def bindings(self, llms: LLMs) -> list[dict[str, LLMProvider]]:
         """The role → provider maps the run's chains use: by default every chain runs once per provider."""
         return [{"llms": provider} for provider in _provider_list(llms)]
 
@@ -167,7 +199,7 @@ class DatasetBase(ABC):
 
     def generate(
         self,
-        llms: LLMProvider | Sequence[LLMProvider] | None = None,
+        llms: LLMs = None,
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
@@ -188,7 +220,7 @@ class DatasetBase(ABC):
 
     async def agenerate(
         self,
-        llms: LLMProvider | Sequence[LLMProvider] | None = None,
+        llms: LLMs = None,
         *,
         show_progress: bool = True,
         retry: RetryPolicy | None = None,
@@ -230,7 +262,7 @@ class DatasetBase(ABC):
         """`data_rows` as a `datasets.Dataset`; a classification dataset's `label` is a ClassLabel."""
         from datafast.outputs.export import to_hf_dataset
 
-        return to_hf_dataset(self.data_rows, class_names=self._class_names())
+        return to_hf_dataset(self.data_rows, class_names=self.class_names())
 
     def push_to_hub(
         self,
@@ -253,20 +285,24 @@ class DatasetBase(ABC):
             seed=seed,
             private=private,
             token=token,
-            class_names=self._class_names(),
+            class_names=self.class_names(),
             text_fields=self.quality_fields(),
+            hub_card=self.hub_card,
         )
 
-    def _class_names(self) -> list[str] | None:
-        classes = getattr(self.config, "classes", None)
-        return [c.name for c in classes] if classes else None
 
-
-def _provider_list(llms: LLMProvider | Sequence[LLMProvider] | None) -> list[LLMProvider]:
+def _provider_list(llms: LLMs) -> list[LLMProvider]:
     if llms is None:
         from datafast.llms.providers import default_providers
 
         return default_providers()
+    if isinstance(llms, Mapping):  # a type without roles takes {"llms": ...}, or the providers themselves
+        unknown = [role for role in llms if role != "llms"]
+        if unknown:
+            raise ConfigError(f"this dataset type has no role {unknown[0]!r}: give its providers as a list")
+        llms = llms.get("llms")
+        if llms is None:
+            raise ConfigError("give at least one LLM provider, e.g. generate([OpenAIProvider()])")
     providers = [llms] if isinstance(llms, LLMProvider) else list(llms)
     if not providers:
         raise ConfigError("give at least one LLM provider, e.g. generate([OpenAIProvider()])")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, create_model
 
 from datafast.datasets.base import PromptRequest
 from datafast.expansion import PromptTemplate
-from datafast.quality.cleaner import FRAGMENT, NOT_TEXT, RecordCleaner
+from datafast.quality.cleaner import EMPTY, FRAGMENT, NOT_TEXT, RecordCleaner
 from datafast.schema.cleaning import CleaningConfig
 
 
@@ -52,13 +52,13 @@ def render(template: str, values: Mapping[str, str]) -> str:
 
 def clean(text: str, what: str, cleaning: CleaningConfig | None = None) -> str:
     """`text` stripped; an empty answer is rejected so that it is asked again. Given the dataset's
-    `cleaning`, so is a text its not-text or fragment rule would drop (a date, a code, a bare name where a
-    message was asked for): cleaning sees a chain's text only in its record, too late to ask again."""
+    `cleaning`, so is a text its empty, not-text or fragment rule would drop (emoji only, a date, a code, a
+    bare name where a message was asked for): cleaning sees a chain's text only in its record, too late to ask again."""
     text = text.strip()
     if not text:
         raise ValueError(f"the {what} is empty")
     if cleaning is not None:
         reason = RecordCleaner(cleaning).flaw(text)
-        if reason in (NOT_TEXT, FRAGMENT):
+        if reason in (EMPTY, NOT_TEXT, FRAGMENT):
             raise ValueError(f"the {what} is not prose ({reason}): {text[:80]!r}")
     return text

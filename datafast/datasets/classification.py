@@ -7,17 +7,28 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field, create_model
 
 from datafast.datasets.base import DatasetBase, MandatoryCombination, PromptRequest
+from datafast.datasets.registry import register
+from datafast.outputs.card import HubCard
 from datafast.schema.config import ClassificationDatasetConfig
 from datafast.schema.data_rows import TextClassificationRow
 
 
+@register
 class ClassificationDataset(DatasetBase):
     """Generates `TextClassificationRow`s: `num_samples_per_prompt` texts per request, for every class ×
     language × prompt × optional-placeholder combination, with every provider."""
 
     config_class: ClassVar[type[ClassificationDatasetConfig]] = ClassificationDatasetConfig
     record_class: ClassVar[type[TextClassificationRow]] = TextClassificationRow
+    label_field: ClassVar[str | None] = "label"
+    output_tokens_per_sample: ClassVar[int] = 80
+    hub_card: ClassVar[HubCard] = HubCard(
+        "text classification", ("text-classification",), ("multi-class-classification",)
+    )
     config: ClassificationDatasetConfig
+
+    def class_names(self) -> list[str] | None:
+        return [label.name for label in self.config.classes]
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:
         return [

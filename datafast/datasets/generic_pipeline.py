@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from datafast.datasets.base import DatasetBase, MandatoryCombination, PromptRequest
 from datafast.datasets.chains import numbered
+from datafast.datasets.registry import register
+from datafast.outputs.card import HubCard
+from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import GenericPipelineDatasetConfig
 from datafast.schema.data_rows import GenericPipelineRow
 from datafast.sources import SourceRow, as_text, load_config_rows
@@ -27,7 +30,7 @@ def output_item_model(config: GenericPipelineDatasetConfig) -> type[BaseModel]:
 def outputs_model(config: GenericPipelineDatasetConfig) -> type[BaseModel]:
     """`{"outputs": [item, ...]}` with exactly `num_samples_per_prompt` items."""
     n = config.num_samples_per_prompt
-    item = output_item_model(config)
+    item: Any = output_item_model(config)  # a class made at run time: a type to pydantic, not to mypy
     return create_model(
         "Outputs", outputs=(list[item], Field(min_length=n, max_length=n, description=f"exactly {n} outputs"))
     )
@@ -52,6 +55,7 @@ class _ExactRow(GenericPipelineRow):
     model_config = ConfigDict(extra="forbid")
 
 
+@register
 class GenericPipelineDataset(DatasetBase):
     """Runs the config's prompts over every input row × language × prompt × optional-placeholder
     combination with every provider; each request gives `num_samples_per_prompt` outputs, each a record
@@ -62,6 +66,8 @@ class GenericPipelineDataset(DatasetBase):
     record_class: ClassVar[type[GenericPipelineRow]] = GenericPipelineRow
     config: GenericPipelineDatasetConfig
     prose: ClassVar[bool] = False  # outputs may be numbers or code
+    output_tokens_per_sample: ClassVar[int] = 150
+    hub_card: ClassVar[HubCard] = HubCard("generic pipeline")
 
     def __init__(self, config: GenericPipelineDatasetConfig) -> None:
         super().__init__(config)
@@ -97,8 +103,12 @@ class GenericPipelineDataset(DatasetBase):
     def response_model(self) -> type[BaseModel]:
         return self._response_model
 
-    def quality_fields(self) -> tuple[str, ...]:
-        return tuple(output_item_model(self.config).model_fields)
+    @classmethod
+    def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
+        """The output fields (they depend on the config: none without one)."""
+        if not isinstance(config, GenericPipelineDatasetConfig):
+            return ()
+        return tuple(output_item_model(config).model_fields)
 
     def records_from(self, request: PromptRequest, answer: Any) -> list[dict[str, Any]]:
         row = self._rows_by_index[int(request.fields["row"])]

@@ -3,14 +3,16 @@ then three plausible incorrect answers for each question."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
 
-from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
+from datafast.datasets.base import Ask, DatasetBase, LLMs, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, numbered, render
-from datafast.llms.base import LLMProvider
+from datafast.datasets.registry import register
+from datafast.outputs.card import HubCard
+from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import MCQDatasetConfig
 from datafast.schema.data_rows import MCQRow
 from datafast.sources import SourceRow, load_config_rows
@@ -66,6 +68,7 @@ def distinct_answers(correct: str, incorrect: list[str]) -> list[str]:
     return cleaned
 
 
+@register
 class MCQDataset(DatasetBase):
     """Generates `MCQRow`s: for every source document × language × prompt × optional-placeholder
     combination and every provider, `num_samples_per_prompt` questions, each with its correct answer and
@@ -74,6 +77,8 @@ class MCQDataset(DatasetBase):
 
     config_class: ClassVar[type[MCQDatasetConfig]] = MCQDatasetConfig
     record_class: ClassVar[type[MCQRow]] = MCQRow
+    output_tokens_per_request: ClassVar[int | None] = 150
+    hub_card: ClassVar[HubCard] = HubCard("multiple-choice question", ("question-answering",), ("multiple-choice-qa",))
     step_name: ClassVar[str] = "questions"
     config: MCQDatasetConfig
 
@@ -158,7 +163,8 @@ class MCQDataset(DatasetBase):
             "distractors", [{"role": "user", "content": prompt}], IncorrectAnswers, origin, state=(question, correct)
         )
 
-    def quality_fields(self) -> tuple[str, ...]:
+    @classmethod
+    def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
         """A duplicate question is a duplicate record, whatever its answers."""
         return ("question",)
 
@@ -169,6 +175,6 @@ class MCQDataset(DatasetBase):
         prompts = self.num_requests_per_provider()
         return prompts + prompts * self.config.num_samples_per_prompt
 
-    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
+    def get_num_expected_rows(self, llms: LLMs = None) -> int:
         """One record per question: documents × languages × prompts × num_samples × providers."""
         return self.num_requests_per_provider() * self.config.num_samples_per_prompt * len(self.bindings(llms))

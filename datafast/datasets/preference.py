@@ -11,12 +11,13 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, Field
 
-from datafast._sync import run_sync
-from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
+from datafast.datasets.base import Ask, DatasetBase, LLMs, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, entries_model, numbered, render, text_model
-from datafast.engine import RetryPolicy
+from datafast.datasets.registry import register
 from datafast.errors import ConfigError
 from datafast.llms.base import LLMProvider
+from datafast.outputs.card import HubCard
+from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import PreferenceDatasetConfig
 from datafast.schema.data_rows import PreferenceRow
 
@@ -79,6 +80,7 @@ class Pair:
     judge_model_id: str | None = None
 
 
+@register
 class PreferenceDataset(DatasetBase):
     """Generates `PreferenceRow`s: `num_samples_per_prompt` questions per document × language × prompt ×
     optional-placeholder combination, each with a chosen and a rejected response (and judge scores with
@@ -90,6 +92,8 @@ class PreferenceDataset(DatasetBase):
     step_name: ClassVar[str] = "questions"
     roles: ClassVar[tuple[str, ...]] = ("question", "chosen", "rejected", "judge")
     role_keywords: ClassVar[dict[str, str]] = ROLE_KEYWORDS
+    output_tokens_per_request: ClassVar[int | None] = 250
+    hub_card: ClassVar[HubCard] = HubCard("preference (DPO)")
     config: PreferenceDatasetConfig
 
     def __init__(self, config: PreferenceDatasetConfig) -> None:
@@ -142,7 +146,7 @@ class PreferenceDataset(DatasetBase):
     def required_roles(self) -> tuple[str, ...]:
         return ("question", "chosen", "rejected", "judge") if self.config.llm_as_judge else self.roles[:3]
 
-    def bindings(self, llms: Any) -> list[dict[str, LLMProvider]]:
+    def bindings(self, llms: LLMs) -> list[dict[str, LLMProvider]]:
         """The one role → provider map of a run, from a mapping such as `{"question": OpenAIProvider(),
         "chosen": ..., "rejected": ..., "judge": ...}`. Raises ConfigError for a missing or unknown role."""
         if not isinstance(llms, Mapping):
@@ -170,56 +174,42 @@ class PreferenceDataset(DatasetBase):
 
     def generate(  # type: ignore[override]
         self,
-        question_gen_llm: LLMProvider | None = None,
+        question_gen_llm: LLMProvider | Mapping[str, LLMProvider] | None = None,
         chosen_response_gen_llm: LLMProvider | None = None,
         rejected_response_gen_llm: LLMProvider | None = None,
         judge_llm: LLMProvider | None = None,
-        *,
-        show_progress: bool = True,
-        retry: RetryPolicy | None = None,
-        max_cost: float | None = None,
-        overwrite: bool = False,
+        **options: Any,
     ) -> Self:
         """Generate the pairs: questions by `question_gen_llm` (which also evolves them with
         `evol_instruct`), chosen responses by `chosen_response_gen_llm`, rejected ones by
-        `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`). Resumable and
-        with the same options as every dataset's `generate`."""
-        return run_sync(
-            self.agenerate(
-                question_gen_llm,
-                chosen_response_gen_llm,
-                rejected_response_gen_llm,
-                judge_llm,
-                show_progress=show_progress,
-                retry=retry,
-                max_cost=max_cost,
-                overwrite=overwrite,
-            )
-        )
+        `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`): the original
+        Datafast's keywords for `DatasetBase.generate` with a role → provider mapping, which may also be
+        given as the first argument (`{"question": ..., "chosen": ..., "rejected": ..., "judge": ...}`).
+        The options are every dataset's (`show_progress`, `retry`, `max_cost`, `overwrite`)."""
+        roles = self._roles(question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm)
+        return super().generate(roles, **options)
 
     async def agenerate(  # type: ignore[override]
         self,
-        question_gen_llm: LLMProvider | None = None,
+        question_gen_llm: LLMProvider | Mapping[str, LLMProvider] | None = None,
         chosen_response_gen_llm: LLMProvider | None = None,
         rejected_response_gen_llm: LLMProvider | None = None,
         judge_llm: LLMProvider | None = None,
-        *,
-        show_progress: bool = True,
-        retry: RetryPolicy | None = None,
-        max_cost: float | None = None,
-        overwrite: bool = False,
+        **options: Any,
     ) -> Self:
         """`generate` for callers already inside an event loop."""
-        llms = {
-            "question": question_gen_llm,
-            "chosen": chosen_response_gen_llm,
-            "rejected": rejected_response_gen_llm,
-            "judge": judge_llm,
-        }
-        bindings = self.bindings(llms)
-        return await self._run(
-            bindings, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
-        )
+        roles = self._roles(question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm)
+        return await super().agenerate(roles, **options)
+
+    @staticmethod
+    def _roles(
+        question: LLMProvider | Mapping[str, LLMProvider] | None, *others: LLMProvider | None
+    ) -> Mapping[str, LLMProvider | None]:
+        if isinstance(question, Mapping):
+            if any(other is not None for other in others):
+                raise ConfigError("give the LLMs either as a role → provider mapping or as keywords, not both")
+            return question
+        return dict(zip(("question", "chosen", "rejected", "judge"), (question, *others), strict=True))
 
     # -- the chain -------------------------------------------------------------------------------------
 
@@ -326,7 +316,8 @@ class PreferenceDataset(DatasetBase):
             }
         return record
 
-    def quality_fields(self) -> tuple[str, ...]:
+    @classmethod
+    def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
         """A duplicate question is a duplicate pair, whatever its responses."""
         return ("question",)
 
@@ -348,7 +339,7 @@ class PreferenceDataset(DatasetBase):
     def num_requests(self) -> int:
         return sum(self.num_requests_by_role().values())
 
-    def get_num_expected_rows(self, llms: Any = None) -> int:
+    def get_num_expected_rows(self, llms: LLMs = None) -> int:
         """One pair per question: documents × languages × prompts × num_samples_per_prompt."""
         return self.num_requests_per_provider() * self.config.num_samples_per_prompt
 

@@ -8,16 +8,21 @@ from pydantic import BaseModel
 
 from datafast.datasets.base import DatasetBase, MandatoryCombination, PromptRequest
 from datafast.datasets.classification import text_entries_model
+from datafast.datasets.registry import register
+from datafast.outputs.card import HubCard
 from datafast.schema.config import RawDatasetConfig
 from datafast.schema.data_rows import TextRow
 
 
+@register
 class RawDataset(DatasetBase):
     """Generates `TextRow`s: `num_samples_per_prompt` documents per request, for every document type ×
     topic × language × prompt × optional-placeholder combination, with every provider."""
 
     config_class: ClassVar[type[RawDatasetConfig]] = RawDatasetConfig
     record_class: ClassVar[type[TextRow]] = TextRow
+    output_tokens_per_sample: ClassVar[int] = 450
+    hub_card: ClassVar[HubCard] = HubCard("raw text", ("text-generation",), ("language-modeling",))
     config: RawDatasetConfig
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:

@@ -23,7 +23,7 @@ def providers_for(
     role → provider mapping for a multi-role one (every entry then needs a distinct, known `role`)."""
     from datafast.llms.registry import providers_from_specs
 
-    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
+    kind = dataset.config.dataset_type
     roles = [spec.get("role") for spec in specs]
     plain = [{k: v for k, v in spec.items() if k != "role"} for spec in specs]
     if not is_multi_role(dataset):
@@ -50,12 +50,13 @@ def providers_for(
         if role in seen:
             raise ConfigError(f"{source}: llms[{i}]: role {role!r} is already given to llms[{seen[role]}]")
         seen[role] = i
-    providers = dict(zip(roles, providers_from_specs(plain, source, require_keys=require_keys), strict=True))
+    built = providers_from_specs(plain, source, require_keys=require_keys)
+    providers = dict(zip([str(role) for role in roles], built, strict=True))
     try:
         dataset.bindings(providers)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {_in_file_terms(str(exc), dataset)}") from None
-    return providers  # type: ignore[return-value]
+    return providers
 
 
 def specs_from_options(
@@ -73,27 +74,18 @@ def specs_from_options(
         specs.append({"provider": name, **({"model_id": model} if model else {})})
     if not is_multi_role(dataset):
         return specs
-    kind = dataset.config.dataset_type  # type: ignore[attr-defined]
+    kind = dataset.config.dataset_type
     if len(specs) != 1:
         raise ConfigError(
             f"--llm: {kind} has roles ({', '.join(dataset.roles)}); give --llm once and it takes every role, "
             "or give each role its provider in the file's llms: entries"
         )
-    required = getattr(dataset, "required_roles", lambda: dataset.roles)()
-    roles = [spec["role"] for spec in file_specs if spec.get("role")] or list(required)
+    roles = [spec["role"] for spec in file_specs if spec.get("role")] or list(dataset.required_roles())
     return [{**specs[0], "role": role} for role in roles]
-
-
-def generate_arguments(dataset: DatasetBase, llms: Providers) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Positional and keyword arguments of `dataset.generate` for these providers."""
-    if isinstance(llms, dict):
-        keywords: dict[str, str] = getattr(dataset, "role_keywords", {})
-        return (), {keywords.get(role, role): provider for role, provider in llms.items()}
-    return (llms,), {}
 
 
 def _in_file_terms(message: str, dataset: DatasetBase) -> str:
     # The error names generate()'s keywords; in a file the user writes `role: ...` instead.
-    for role, keyword in getattr(dataset, "role_keywords", {}).items():
+    for role, keyword in dataset.role_keywords.items():
         message = message.replace(f"{keyword}=...", f"an llms: entry with role: {role}")
     return message

@@ -3,13 +3,15 @@ simulated assistant answers and user follow-ups until each conversation has its 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from datafast.datasets.base import Ask, DatasetBase, MandatoryCombination, Outcome, PromptRequest
+from datafast.datasets.base import Ask, DatasetBase, LLMs, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, entries_model, numbered, render, seeded_rng, text_model
-from datafast.llms.base import LLMProvider
+from datafast.datasets.registry import register
+from datafast.outputs.card import HubCard
+from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import UltrachatDatasetConfig
 from datafast.schema.data_rows import ChatRow
 
@@ -52,6 +54,7 @@ class Conversation:
         return Conversation(self.topic, self.subtopic, self.persona, self.turns, (*self.messages, (role, content)))
 
 
+@register
 class UltrachatDataset(DatasetBase):
     """Generates `ChatRow`s, one per conversation: for every topic × subtopic × language × prompt ×
     optional-placeholder combination and every provider, `num_samples` conversations of `min_turns` to
@@ -59,6 +62,8 @@ class UltrachatDataset(DatasetBase):
 
     config_class: ClassVar[type[UltrachatDatasetConfig]] = UltrachatDatasetConfig
     record_class: ClassVar[type[ChatRow]] = ChatRow
+    output_tokens_per_request: ClassVar[int | None] = 250
+    hub_card: ClassVar[HubCard] = HubCard("multi-turn chat", ("text-generation",), ("dialogue-modeling",))
     step_name: ClassVar[str] = "questions"
     config: UltrachatDatasetConfig
 
@@ -160,7 +165,8 @@ class UltrachatDataset(DatasetBase):
         messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
         return Ask("followup", messages, model, origin, state=conversation)
 
-    def quality_fields(self) -> tuple[str, ...]:
+    @classmethod
+    def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
         """The whole conversation."""
         return ("messages",)
 
@@ -175,6 +181,6 @@ class UltrachatDataset(DatasetBase):
             total += 1 + sum(2 * self._choices(request, i)[1] for i in range(n))
         return total
 
-    def get_num_expected_rows(self, llms: LLMProvider | Sequence[LLMProvider] | None = None) -> int:
+    def get_num_expected_rows(self, llms: LLMs = None) -> int:
         """One conversation per opening question: prompts × num_samples × providers."""
         return self.num_requests_per_provider() * self.config.num_samples * len(self.bindings(llms))

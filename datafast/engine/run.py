@@ -75,7 +75,7 @@ def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, A
     origin = item.context.ask.origin
     common = {
         "request_id": item.key,
-        "dataset_type": dataset.config.dataset_type,  # type: ignore[attr-defined]
+        "dataset_type": dataset.config.dataset_type,
         "model_id": item.provider.model_id,
         "language": origin.language,
         "prompt_template": origin.template,
@@ -105,7 +105,7 @@ def load_rows(dataset: ChainSource, model_ids: set[str] | None) -> list[DatasetR
     return [
         dataset.record_class.model_validate(line)
         for line in JsonlFile(dataset.config.output_file).read()
-        if line.get("dataset_type") == dataset.config.dataset_type  # type: ignore[attr-defined]
+        if line.get("dataset_type") == dataset.config.dataset_type
         and (model_ids is None or line.get("model_id") in model_ids)
     ]
 
@@ -293,7 +293,7 @@ class DatasetRun:
 
     def _write_summary(self, stats: RunStats, store: RunStore, *, interrupted: bool) -> None:
         summary = {
-            "dataset_type": self.dataset.config.dataset_type,  # type: ignore[attr-defined]
+            "dataset_type": self.dataset.config.dataset_type,
             "output_file": str(self.sink.output.path),
             "interrupted": interrupted,
             "requests_total": self.total,

@@ -293,8 +293,8 @@ class Scheduler:
                 if failure.limits is not None:
                     lane.learn(failure.limits, lane.sent - mark)
                 if failure.kind == "rate_limit":
-                    pause = min(failure.retry_after, self.policy.max_delay) if failure.retry_after else None
-                    lane.concurrency.rate_limited(pause, time.monotonic())
+                    wait = min(failure.retry_after, self.policy.max_delay) if failure.retry_after else None
+                    lane.concurrency.rate_limited(wait, time.monotonic())
                 raise
             lane.answered(completion, estimate, time.monotonic() - started, lane.sent - mark)
             group.last_answer = time.monotonic()

@@ -5,12 +5,12 @@ report of the output is tallied as records are written, so it is ready when the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from datafast.outputs import JsonlFile, write_jsonl
-from datafast.quality import DroppedRecords, RecordCleaner
+from datafast.outputs import DroppedRecords, JsonlFile, write_jsonl
+from datafast.quality import RecordCleaner
 from datafast.quality.preload import LANGUAGE, NEAR_DUPLICATES, PLOTS, Preload
 from datafast.quality.records import record_text
 from datafast.quality.tally import SHINGLE_WORDS, ReportTally
@@ -96,11 +96,9 @@ class RecordSink:
 
     def scan(self, *, reclean: bool = False) -> None:
         in_output: set[str] = set()
-        lines = self.output.read()
-        if reclean:
-            lines = self._reclean(lines)
+        lines: Iterable[dict[str, Any]] = self._reclean(self.output.read()) if reclean else self.output.read()
         for line in lines:
-            in_output.add(line.get("uuid"))
+            in_output.add(str(line.get("uuid")))
             text = record_text(line, self.text_fields)
             near = self.cleaner.remember(text)
             self.tally.add(line, text, near=near if self._cleaner_finds_near else None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
@@ -82,7 +82,7 @@ class ChainSource(Protocol):
     """What a run needs from a dataset type (`datafast.datasets.DatasetBase` is one)."""
 
     config: DatasetConfig
-    record_class: type[DatasetRow]
+    record_class: ClassVar[type[DatasetRow]]
     failures: list[FailedRequest]
     report: dict[str, Any] | None
 

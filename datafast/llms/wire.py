@@ -122,7 +122,7 @@ class Route:
         headers = self.config.validate_environment(
             headers={},
             model=self.model,
-            messages=sample,
+            messages=_as_litellm(sample),
             optional_params=dict(self.optional),
             litellm_params=self.litellm_params,
             api_key=self.api_key,
@@ -153,11 +153,12 @@ class Route:
             custom_llm_provider="gemini",
             api_base=api_base,
         )
+        no_headers: Any = None  # LiteLLM's type says dict; its Gemini code takes None, as LiteLLM passes it
         headers = self.config.validate_environment(
             api_key=auth,
-            headers=None,
+            headers=no_headers,
             model=self.model,
-            messages=sample,
+            messages=_as_litellm(sample),
             optional_params=dict(self.optional),
             litellm_params=self.litellm_params,
         )
@@ -172,7 +173,7 @@ class Route:
             data: dict[str, Any] = dict(
                 sync_transform_request_body(
                     gemini_api_key=self.api_key,
-                    messages=messages,
+                    messages=_as_litellm(messages),
                     api_base=self._api_base,
                     model=self.model,
                     client=None,
@@ -191,7 +192,7 @@ class Route:
         else:
             data = self.config.transform_request(
                 model=self.model,
-                messages=messages,
+                messages=_as_litellm(messages),
                 optional_params=dict(self.optional),
                 litellm_params=self.litellm_params,
                 headers=self.headers,
@@ -215,11 +216,11 @@ class Route:
         try:
             response = self.config.transform_response(
                 model=self.model,
-                raw_response=raw,
+                raw_response=_as_litellm(raw),
                 model_response=ModelResponse(),
                 logging_obj=self.logging,
                 request_data=data,
-                messages=messages,
+                messages=_as_litellm(messages),
                 optional_params=dict(self.optional),
                 litellm_params=self.litellm_params,
                 encoding=None,
@@ -322,6 +323,12 @@ def _prices(litellm: Any, model: str, provider: str) -> tuple[float, float] | No
     return float(prompt), float(completion)
 
 
+def _as_litellm(value: Any) -> Any:
+    """A value as LiteLLM's transformations take it: our plain message dicts are its typed ones, and our
+    light answer view has the attributes of the `httpx.Response` its type names."""
+    return value
+
+
 def _context_window(litellm: Any, model: str, provider: str) -> int | None:
     """The most prompt tokens the model takes, from LiteLLM's model information (None where unknown)."""
     try:
@@ -338,7 +345,7 @@ def _quiet_logging(model: str, optional: dict[str, Any], litellm_params: dict[st
 
     from litellm.litellm_core_utils.litellm_logging import Logging
 
-    class QuietLogging(Logging):  # type: ignore[misc]
+    class QuietLogging(Logging):
         def pre_call(self, *args: Any, **kwargs: Any) -> None:
             return None
 

@@ -6,29 +6,27 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from datafast.outputs.secrets import redact, secret_env_values
 
-# Hub task categories and task ids per dataset type.
-TASKS: dict[str, tuple[list[str], list[str]]] = {
-    "text_classification": (["text-classification"], ["multi-class-classification"]),
-    "raw_text": (["text-generation"], ["language-modeling"]),
-    "ultrachat": (["text-generation"], ["dialogue-modeling"]),
-    "preference": (["text-generation"], []),
-    "mcq": (["question-answering"], ["multiple-choice-qa"]),
-    "generic_pipeline": (["text-generation"], []),
-}
-KINDS = {
-    "text_classification": "text classification",
-    "raw_text": "raw text",
-    "ultrachat": "multi-turn chat",
-    "preference": "preference (DPO)",
-    "mcq": "multiple-choice question",
-    "generic_pipeline": "generic pipeline",
-}
+
+@dataclass(frozen=True)
+class HubCard:
+    """What a dataset type tells the Hub about itself: the kind of dataset in words ("A synthetic {kind}
+    dataset"), and its task categories and task ids. Each dataset type declares its own (`hub_card`)."""
+
+    kind: str = "text"
+    categories: tuple[str, ...] = ("text-generation",)
+    task_ids: tuple[str, ...] = ()
+
+
+# Each dataset type's card by its `dataset_type`, filled by `datafast.datasets.registry.register`.
+HUB_CARDS: dict[str, HubCard] = {}
+
 SIZE_CATEGORIES = (
     (1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
     (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
@@ -45,7 +43,7 @@ def size_category(n: int) -> str:
 
 def card_metadata(
     *,
-    dataset_type: str | None,
+    card: HubCard,
     languages: Sequence[str],
     num_records: int,
     splits: Sequence[str],
@@ -53,7 +51,7 @@ def card_metadata(
     pretty_name: str,
 ) -> dict[str, Any]:
     """The YAML header of the card, in the keys `huggingface_hub.DatasetCardData` knows."""
-    categories, task_ids = TASKS.get(dataset_type or "", (["text-generation"], []))
+    categories, task_ids = list(card.categories), list(card.task_ids)
     metadata: dict[str, Any] = {
         "language": sorted({code.split("-")[0].lower() for code in languages}),
         "license": license,
@@ -87,7 +85,7 @@ def dataset_card(
     *,
     repo_id: str,
     metadata: Mapping[str, Any],
-    dataset_type: str | None,
+    card: HubCard,
     config: Mapping[str, Any] | None,
     splits: Mapping[str, Sequence[Mapping[str, Any]]],
     report: Mapping[str, Any],
@@ -100,7 +98,7 @@ def dataset_card(
     total = sum(len(rows) for rows in splits.values())
     parts = [
         f"# {name}",
-        f"A synthetic {KINDS.get(dataset_type or '', 'text')} dataset of {total:,} records generated with "
+        f"A synthetic {card.kind} dataset of {total:,} records generated with "
         "[datafast](https://pypi.org/project/datafast/): every record was written by an LLM from a prompt "
         "template filled with the values listed below, then cleaned (duplicates, near-duplicates, empty, "
         "truncated and wrong-language texts dropped).",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from datafast.errors import ConfigError, DatafastError
-from datafast.outputs.card import card_metadata, dataset_card
+from datafast.outputs.card import HUB_CARDS, HubCard, card_metadata, dataset_card
 from datafast.outputs.export import Record, as_dicts, to_hf_dataset
 from datafast.outputs.splits import check_train_size, split_indices
 
@@ -68,11 +68,13 @@ def hub_files(
     license: str = "other",
     run_summary: Mapping[str, Any] | None = None,
     text_fields: Sequence[str] | None = None,
+    hub_card: HubCard | None = None,
 ) -> HubUpload:
     """The exact files `push_to_hub` uploads. With `train_size`, a `train` and a `test` split (see
     `datafast.outputs.splits.split_indices`); without, one `train` split. The card's figures come from
     `datafast.quality.build_report` over all records, measuring `text_fields` (the dataset type's
-    `quality_fields()`; None: guessed from the first record)."""
+    `quality_fields()`; None: guessed from the first record); `hub_card` is the dataset type's own (by
+    default the one registered for the config's or the records' `dataset_type`)."""
     from datafast.quality.report import build_report
 
     check_repo_id(repo_id)
@@ -86,9 +88,10 @@ def hub_files(
         train, test = split_indices(rows, train_size, seed, by="label")
         splits = {"train": [rows[i] for i in train], "test": [rows[i] for i in test]}
     dataset_type = (config or {}).get("dataset_type") or rows[0].get("dataset_type")
+    hub_card = hub_card or HUB_CARDS.get(str(dataset_type)) or HubCard()
     languages = sorted({str(r["language"]) for r in rows if r.get("language")}) or ["en"]
     metadata = card_metadata(
-        dataset_type=dataset_type,
+        card=hub_card,
         languages=languages,
         num_records=len(rows),
         splits=list(splits),
@@ -98,7 +101,7 @@ def hub_files(
     card = dataset_card(
         repo_id=repo_id,
         metadata=metadata,
-        dataset_type=dataset_type,
+        card=hub_card,
         config=config,
         splits=splits,
         report=build_report(rows, text_fields),
@@ -141,6 +144,7 @@ def push_to_hub(
     api: HfApi | None = None,
     commit_message: str = "Upload dataset generated with datafast",
     text_fields: Sequence[str] | None = None,
+    hub_card: HubCard | None = None,
 ) -> str:
     """Create (or reuse) the dataset repo `repo_id` and upload the records as Parquet shards with a dataset
     card, in one commit. Returns the repo URL. The token is `token`, else `HF_TOKEN` or the saved login;
@@ -166,6 +170,7 @@ def push_to_hub(
         license=license,
         run_summary=run_summary,
         text_fields=text_fields,
+        hub_card=hub_card,
     )
     api = api or HfApi()
     try:

@@ -4,13 +4,8 @@ keeps the dropped ones in a side file with the reason."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
-from pydantic import BaseModel
-
-from datafast.outputs.jsonl import JsonlFile
 from datafast.quality.language import base_code, identify, known_languages, ranked
 from datafast.quality.text import duplicate_key, is_fragment, letter_share, words
 from datafast.schema.cleaning import CleaningConfig
@@ -167,49 +162,3 @@ def restates_label(tokens: list[str], label: str, max_extra_words: int) -> bool:
     if not n or len(tokens) - n > max_extra_words:
         return False
     return any(tokens[i : i + n] == label_tokens for i in range(len(tokens) - n + 1))
-
-
-def dropped_path(output_file: str | Path) -> Path:
-    """The side file of dropped records next to an output file: `x.jsonl` -> `x.dropped.jsonl`."""
-    path = Path(output_file)
-    return path.with_name(path.stem + ".dropped.jsonl")
-
-
-class DroppedRecord(BaseModel):
-    """One line of the dropped-records file: why, and the whole record."""
-
-    reason: str
-    record: dict[str, Any]
-
-
-class DroppedRecords:
-    """Appends dropped records, with their reason, to `<stem>.dropped.jsonl` next to the output file.
-    Use as a context manager (or `open`/`close`) around the run; `add` writes one line."""
-
-    def __init__(self, output_file: str | Path) -> None:
-        self.path = dropped_path(output_file)
-        self._file = JsonlFile(self.path)
-
-    def __enter__(self) -> DroppedRecords:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def open(self) -> None:
-        self._file.open()
-
-    def close(self) -> None:
-        self._file.close()
-
-    def add(self, reason: str, record: dict[str, Any] | BaseModel, *, sync: bool = False) -> None:
-        """Write one dropped record. `sync=True` fsyncs (the run store usually holds a durable copy)."""
-        if reason not in DROP_REASONS:
-            raise ValueError(f"unknown drop reason {reason!r}; one of {', '.join(DROP_REASONS)}")
-        data = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
-        self._file.append([DroppedRecord(reason=reason, record=data)], sync=sync)
-
-    def read(self) -> Iterator[dict[str, Any]]:
-        """The lines written so far, as `{"reason": ..., "record": {...}}` dicts."""
-        return self._file.read()

@@ -205,10 +205,10 @@ def plot_models(report: Mapping[str, Any]) -> bytes | None:
     panel.frame("Diversity per model", "", "", [(x, _short(n[-30:], 30)) for x, n in enumerate(names)], yticks)
     draw, font = ImageDraw.Draw(image), _font(_TICK)  # the legend: one row under the axis
     widths = [22 + draw.textlength(metric, font=font) for metric in metrics]
-    x = (panel.left + panel.right - sum(widths) - 20 * (len(metrics) - 1)) / 2
+    left = (panel.left + panel.right - sum(widths) - 20 * (len(metrics) - 1)) / 2
     y = panel.bottom + 36
     for m, (metric, width) in enumerate(zip(metrics, widths, strict=True)):
-        draw.rectangle((x, y - 5, x + 14, y + 5), fill=_COLOURS[m])
-        draw.text((x + 20, y), metric, font=font, fill=_INK, anchor="lm")
-        x += width + 20
+        draw.rectangle((left, y - 5, left + 14, y + 5), fill=_COLOURS[m])
+        draw.text((left + 20, y), metric, font=font, fill=_INK, anchor="lm")
+        left += width + 20
     return _png(image)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -64,10 +64,18 @@ class LabelDefinition(BaseModel):
     description: str = Field(min_length=1)
 
 
+# Every dataset config by its `dataset_type`, filled as the classes are defined (see DatasetConfig).
+CONFIG_TYPES: dict[str, type[DatasetConfig]] = {}
+
+
 class DatasetConfig(BaseModel):
-    """Fields every dataset type shares. Subclasses name their mandatory placeholders and default prompts."""
+    """Fields every dataset type shares. Subclasses name their mandatory placeholders and default prompts,
+    and declare `dataset_type: Literal["name"] = "name"`: defining such a subclass registers it under that
+    name (`CONFIG_TYPES`), which is how a config file's `dataset_type:` finds it."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    dataset_type: str
 
     # Mandatory placeholder name -> what it is filled with; the names a subclass's prompts may use.
     mandatory_placeholders: ClassVar[dict[str, str]] = {}
@@ -76,6 +84,16 @@ class DatasetConfig(BaseModel):
     default_prompts: ClassVar[tuple[str, ...]] = ()
     # The field that holds the first-step prompts, for error messages.
     prompts_field: ClassVar[str] = "prompts"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        name = cls.model_fields["dataset_type"].default
+        if isinstance(name, str):
+            registered = CONFIG_TYPES.get(name)
+            if registered is not None and registered.__qualname__ != cls.__qualname__:  # (a reload is not)
+                raise TypeError(f"dataset_type {name!r} is taken by {registered.__qualname__}")
+            CONFIG_TYPES[name] = cls
 
     prompts: list[str] | None = None
     num_samples_per_prompt: int = Field(default=5, ge=1, le=100)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from datafast.schema.base_config import DatasetConfig, LabelDefinition, PromptExpansionConfig
+from datafast.schema.base_config import CONFIG_TYPES, DatasetConfig, LabelDefinition, PromptExpansionConfig
 from datafast.schema.chat_config import UltrachatDatasetConfig
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.document_configs import GenericPipelineDatasetConfig, MCQDatasetConfig
@@ -99,11 +99,3 @@ class RawDatasetConfig(DatasetConfig):
         return values
 
 
-CONFIG_TYPES: dict[str, type[DatasetConfig]] = {
-    "text_classification": ClassificationDatasetConfig,
-    "raw_text": RawDatasetConfig,
-    "ultrachat": UltrachatDatasetConfig,
-    "preference": PreferenceDatasetConfig,
-    "mcq": MCQDatasetConfig,
-    "generic_pipeline": GenericPipelineDatasetConfig,
-}

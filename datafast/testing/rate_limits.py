@@ -111,9 +111,13 @@ class RateLimiter:
     def admit(self, prompt_tokens: int) -> Rejection | None:
         """Let one request with ``prompt_tokens`` in (taking them) or say why not (taking nothing)."""
         now = self._clock()
+        checks: tuple[tuple[LimitKind, TokenBucket | None, int], ...] = (
+            ("requests", self.requests, 1),
+            ("tokens", self.tokens, prompt_tokens),
+        )
         rejections = [
             Rejection(kind, bucket.limit, wait)
-            for kind, bucket, amount in (("requests", self.requests, 1), ("tokens", self.tokens, prompt_tokens))
+            for kind, bucket, amount in checks
             if bucket is not None and (wait := bucket.wait_for(amount, now)) > 0
         ]
         if rejections:
