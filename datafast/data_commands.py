@@ -177,20 +177,21 @@ def _saved_fields(folder: Path) -> tuple[str, ...] | None:
 def _type_fields(kind: Any, config: Any) -> tuple[str, ...] | None:
     """`quality_fields_of` the dataset type `kind` for `config` (None: without one); None for a type that
     is not known or whose fields need its config."""
+    dataset_class = _dataset_class(kind)
+    return (dataset_class.quality_fields_of(config) or None) if dataset_class is not None else None
+
+
+def _dataset_class(kind: Any) -> Any:
+    """The dataset type named `kind` (a `dataset_type` read from a record or a config); None if unknown."""
     from datafast.datasets.registry import DATASET_TYPES
 
-    dataset_type = DATASET_TYPES.get(kind) if isinstance(kind, str) else None
-    if dataset_type is None:
-        return None
-    return dataset_type.quality_fields_of(config) or None
+    return DATASET_TYPES.get(kind) if isinstance(kind, str) else None
 
 
 def _record_class(kind: Any) -> Any:
     """The record model of the dataset type named `kind`; None for an unknown one."""
-    from datafast.datasets.registry import DATASET_TYPES
-
-    dataset_type = DATASET_TYPES.get(kind) if isinstance(kind, str) else None
-    return dataset_type.record_class if dataset_type is not None else None
+    dataset_class = _dataset_class(kind)
+    return dataset_class.record_class if dataset_class is not None else None
 
 
 # -- push ------------------------------------------------------------------------------------------------
@@ -220,8 +221,10 @@ def push_file(
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
     classes = (config or {}).get("classes")
     class_names = [c["name"] for c in classes] if classes else None
-    if class_names is None and records and records[0].get("dataset_type") == "text_classification":
-        class_names = sorted({str(r["label"]) for r in records if "label" in r})
+    dataset_class = _dataset_class(records[0].get("dataset_type")) if records else None
+    label_field = dataset_class.label_field if dataset_class is not None else None
+    if class_names is None and label_field:
+        class_names = sorted({str(r[label_field]) for r in records if label_field in r})
     url = push_to_hub(
         records,
         repo,
