@@ -132,7 +132,11 @@ class DatasetRun:
         self.max_cost = max_cost
         self.overwrite = overwrite
         self.sink = RecordSink(
-            dataset.config.output_file, dataset.cleaning(), dataset.quality_fields(), dataset.record_class
+            dataset.config.output_file,
+            dataset.cleaning(),
+            dataset.quality_fields(),
+            dataset.record_class,
+            dataset.label_field,
         )
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)

@@ -58,12 +58,14 @@ class RecordSink:
         cleaning: CleaningConfig,
         text_fields: Sequence[str],
         record_class: type[DatasetRow],
+        label_field: str | None = None,
     ) -> None:
         self.output = JsonlFile(output_file)
         self.dropped = DroppedRecords(output_file)
         self.cleaner = RecordCleaner(cleaning)
         self.text_fields = tuple(text_fields)
         self.record_class = record_class
+        self.label_field = label_field  # the field the label-restatement rule compares the text with
         self.present: set[str] = set()  # uuids of the records in the output or the dropped file
         self._dropped_uuids: set[str] = set()
         self._restored: list[DatasetRow] = []
@@ -167,7 +169,7 @@ class RecordSink:
 
     def _judge(self, record: DatasetRow, truncated: bool) -> Judged:
         text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
-        label = getattr(record, "label", None)
+        label = getattr(record, self.label_field) if self.label_field else None
         return Judged(record, text, self.cleaner.flaw(text, label=label, truncated=truncated))
 
     def missing(self, records: Sequence[DatasetRow]) -> list[DatasetRow]:

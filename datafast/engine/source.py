@@ -83,6 +83,7 @@ class ChainSource(Protocol):
 
     config: DatasetConfig
     record_class: ClassVar[type[DatasetRow]]
+    label_field: ClassVar[str | None]
     failures: list[FailedRequest]
     report: dict[str, Any] | None
 
