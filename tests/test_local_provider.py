@@ -11,7 +11,8 @@ from cli_run import run_datafast
 from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.llms import LocalProvider, OpenAICompatibleProvider, default_providers
 from datafast.llms.local_model import LocalModelUnavailable, shared_server
-from datafast.quality import DROP_REASONS, dropped_path
+from datafast.outputs import dropped_path
+from datafast.quality import DROP_REASONS
 from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
 from datafast.schema.data_rows import TextClassificationRow, TextRow
 
