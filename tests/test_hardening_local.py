@@ -131,13 +131,13 @@ def test_item19_junk_from_the_built_in_model_ends_in_the_dropped_file_with_its_r
             "Give {num_samples} product name and model number for {{product}}, like Trail Pro 2 X-200. ({label_name})",
             "Écris {num_samples} avis très court en français sur {{product}}. ({label_name})",
         ],
-        expansion={"placeholders": {"product": ["a tent", "a kayak", "a headlamp", "a rain jacket"]}},
+        expansion={"placeholders": {"product": ["a tent", "a kayak", "a headlamp"]}},
         output_file=str(output),
     )
     dataset = ClassificationDataset(config).generate(LocalProvider(), show_progress=False)
     assert not dataset.failures and dataset.stats.asked_again >= 1
     dropped, kept = lines(tmp_path / "junk.dropped.jsonl"), lines(output)
-    assert len(dropped) >= 2 and len(kept) + len(dropped) >= 12
+    assert len(dropped) >= 2 and len(kept) + len(dropped) >= 6  # of 9 requests
     cleaner = RecordCleaner(dataset.cleaning())
     for line in dropped:
         text = line["record"]["text"]
@@ -189,13 +189,13 @@ def test_item20_the_chat_example_is_sized_for_the_built_in_model():
 
 @needs_local_model
 def test_item20_the_chat_example_gives_conversations_on_the_built_in_model(tmp_path):
-    # The example's prompts and settings, cut to two subtopics and one level: 2 × 2 conversations.
+    # The example's prompts and settings, cut to one subtopic and one level: 2 conversations, 9 to 13 requests.
     path = example(
         tmp_path,
         "ultrachat",
         **{
             "    - saving for a first home\n": "",
-            "    - index funds\n": "",
+            "  Investing:\n    - index funds\n    - retirement accounts\n": "",
             "[beginner, well-read amateur]": "[beginner]",
         },
     )
@@ -212,10 +212,13 @@ def test_item20_the_chat_example_gives_conversations_on_the_built_in_model(tmp_p
 
 @needs_local_model
 def test_item20_the_preference_example_gives_scored_pairs_on_the_built_in_model(tmp_path):
-    # The example as it is (evolved questions, both responses, the judge), cut to its first document.
+    # The example as it is (evolved questions, both responses, the judge), cut to one question about its
+    # first document: 6 requests.
     text = (EXAMPLES / "preference.yaml").read_text()
     documents = text[text.index("input_documents:\n") : text.index("num_samples_per_prompt")].splitlines(keepends=True)
-    path = example(tmp_path, "preference", **{"".join(documents[2:]): ""})
+    path = example(
+        tmp_path, "preference", **{"".join(documents[2:]): "", "num_samples_per_prompt: 2": "num_samples_per_prompt: 1"}
+    )
     result = run_datafast("generate", path, "--llm", "local", "--no-progress", timeout=600)
     assert result.returncode in (0, 1), result.stderr
     rows = lines(tmp_path / "preference.jsonl")
