@@ -76,7 +76,7 @@ _NONE_IS_DEFAULT = ("model_id", "language")
 def is_v0036_line(line: Mapping[str, Any]) -> bool:
     """Whether a JSONL line has the shape of a record Datafast 0.0.36 wrote: `uuid`, `language` and `metadata`
     (every 0.0.36 row had them) and none of the fields only datafast writes."""
-    return V0036_COMMON_FIELDS <= line.keys() and not DATAFAST_ONLY_FIELDS & line.keys()
+    return line.keys() >= V0036_COMMON_FIELDS and not DATAFAST_ONLY_FIELDS & line.keys()
 
 
 def _new_uuid() -> str:
