@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         OpenAICompatibleProvider,
         OpenAIProvider,
     )
+    from datafast.logger_config import configure_logger
     from datafast.schema.config import (
         ClassificationDatasetConfig,
         GenericPipelineDatasetConfig,
@@ -43,6 +44,12 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+
+def get_version() -> str:
+    """The version of the datafast package (Datafast 0.0.36's `datafast.get_version`)."""
+    return __version__
+
+
 _EXPORTS = {
     "datafast.datasets": (
         "ClassificationDataset", "GenericPipelineDataset", "MCQDataset", "PreferenceDataset", "RawDataset",
@@ -54,6 +61,7 @@ _EXPORTS = {
         "AnthropicProvider", "GeminiProvider", "LocalProvider", "OllamaProvider", "OpenAICompatibleProvider",
         "OpenAIProvider",
     ),
+    "datafast.logger_config": ("configure_logger",),
     "datafast.schema.config": (
         "ClassificationDatasetConfig", "GenericPipelineDatasetConfig", "MCQDatasetConfig",
         "PreferenceDatasetConfig", "PromptExpansionConfig", "RawDatasetConfig", "UltrachatDatasetConfig",
@@ -86,6 +94,8 @@ __all__ = [
     "RetryPolicy",
     "UltrachatDataset",
     "UltrachatDatasetConfig",
+    "configure_logger",
+    "get_version",
 ]
 
 

@@ -9,14 +9,14 @@ import datafast
 
 # Lowest first. A top-level module or package of datafast belongs to exactly one layer.
 LAYERS: list[set[str]] = [
-    {"errors", "_sync", "_background", "_files", "_env"},  # foundations
-    {"expansion", "sources"},  # prompt templates; reading input rows
+    {"errors", "_sync", "_background", "_files", "_env", "logger_config"},  # foundations
+    {"expansion", "sources", "expanders"},  # prompt templates; reading input rows
     {"schema"},  # configs and record models
     {"llms", "quality"},  # providers; cleaning and the report
     {"outputs"},  # JSONL, exports, the Hub
     {"engine"},  # running chains of requests
     {"datasets"},  # the dataset types
-    {"planning", "data_commands", "cli", "__init__", "__main__", "testing"},  # what users call
+    {"planning", "data_commands", "cli", "__init__", "__main__", "testing", "utils", "inspectors"},  # what users call
 ]
 
 ROOT = Path(datafast.__file__).parent
