@@ -1,4 +1,4 @@
-"""The `datafast` command: `generate CONFIG`, `plan CONFIG`, `inspect FILE` and `push FILE --repo`."""
+"""The `datafast` command: `generate CONFIG`, `plan CONFIG`, `inspect FILE`, `view FILE` and `push FILE --repo`."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def _main(argv: Sequence[str] | None) -> int:
             _check_config_file(args.config)
         if args.command == "generate":
             return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite)
-        if args.command in ("inspect", "push"):
+        if args.command in ("inspect", "view", "push"):
             return run_data_command(args) or 0
         return _plan(args.config, args.llm, args.samples)
     except (DatafastError, ValidationError) as exc:

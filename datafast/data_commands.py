@@ -1,4 +1,5 @@
-"""The `datafast inspect` and `datafast push` commands: a report of an output file, and publishing it."""
+"""The `datafast inspect`, `datafast view` and `datafast push` commands: a report of an output file, its viewer
+page, and publishing it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datafast.errors import ConfigError
 
 
 def add_commands(commands: Any) -> None:
-    """Register `inspect` and `push` on the CLI's subparsers."""
+    """Register `inspect`, `view` and `push` on the CLI's subparsers."""
     inspect = commands.add_parser("inspect", help="diversity and quality report of a JSONL output file")
     inspect.add_argument("file")
     inspect.add_argument("--out", help="folder for report.json and the PNG plots (default: the file's run folder)")
@@ -29,6 +30,13 @@ def add_commands(commands: Any) -> None:
     inspect.add_argument(
         "--config", help="the config file the file was generated from, for its text fields (default: the run's)"
     )
+    view = commands.add_parser(
+        "view", help="the dataset viewer: one HTML page of a JSONL output file (records, dropped, run, report)"
+    )
+    view.add_argument("file")
+    view.add_argument("--serve", action="store_true", help="serve the page on 127.0.0.1 until Ctrl-C")
+    view.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000; 0: any free port)")
+    view.add_argument("--no-browser", action="store_true", help="do not open a browser; print where the page is")
     push = commands.add_parser("push", help="upload a JSONL output file to the Hugging Face Hub with a dataset card")
     push.add_argument("file")
     push.add_argument("--repo", required=True, help="dataset repo id, e.g. me/sentiment")
@@ -42,9 +50,11 @@ def add_commands(commands: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int | None:
-    """Run `inspect` or `push`; None for another command."""
+    """Run `inspect`, `view` or `push`; None for another command."""
     if args.command == "inspect":
         return inspect_file(args.file, args.out, args.text_field, args.config)
+    if args.command == "view":
+        return view_file(args.file, serve=args.serve, port=args.port, browser=not args.no_browser)
     if args.command == "push":
         return push_file(args.file, args.repo, args.train_size, args.seed, args.public, args.config, args.token_env)
     return None
@@ -77,6 +87,29 @@ def inspect_file(path: str, out: str | None, text_fields: list[str] | None, conf
     else:
         target = folder / f"inspect-{'+'.join(fields)}"
     _save(report, target)
+    return 0
+
+
+def view_file(path: str, *, serve: bool = False, port: int = 8000, browser: bool = True) -> int:
+    """Write the viewer page of the JSONL file at `path` to its run folder and open it (or say where it is);
+    with `serve`, serve it on 127.0.0.1:`port` until Ctrl-C."""
+    from datafast.outputs.viewer import open_in_browser, show_page, viewer_server, write_viewer
+
+    page = write_viewer(path)
+    if not serve:
+        show_page(page, open_browser=browser, hint=", or serve it with --serve")
+        return 0
+    server = viewer_server(page.parent, port)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    print(f"viewer written: {page}\nserving it at {url} (Ctrl-C to stop)", flush=True)
+    if browser:
+        open_in_browser(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped serving", flush=True)
+    finally:
+        server.server_close()
     return 0
 
 
