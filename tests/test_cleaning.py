@@ -161,7 +161,7 @@ def test_wrong_language_is_dropped(text, language):
 
 
 @pytest.mark.parametrize("text", ["Great kayak.", "Super tente !", "Terrible service", "ok", "Merci beaucoup"])
-def test_short_texts_are_never_judged_for_language(text):
+def test_short_texts_the_identifier_is_unsure_of_are_kept_in_any_language(text):
     assert RecordCleaner(CleaningConfig()).check(text, language="de") is None
 
 
