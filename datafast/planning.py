@@ -49,9 +49,9 @@ class RunPlan:
         return sum(p.requests for p in self.providers)
 
 
-def requests_by_role(dataset: DatasetBase) -> dict[str, int]:
-    """Requests each role makes per binding in a complete run."""
-    return dataset.num_requests_by_role()
+def requests_by_role(dataset: DatasetBase, binding: dict[str, LLMProvider] | None = None) -> dict[str, int]:
+    """Requests each role makes per binding in a complete run (for `binding`, when given)."""
+    return dataset.num_requests_by_role(binding)
 
 
 def _litellm() -> Any:
@@ -68,7 +68,7 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
     """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
     provider mapping for a multi-role type). Nothing is sent."""
     bindings = dataset.bindings(llms)
-    by_role = requests_by_role(dataset)
+    by_role = requests_by_role(dataset, bindings[0] if len(bindings) == 1 else None)
     per_binding = dataset.num_requests()
     multi_step = per_binding != dataset.num_requests_per_provider()
     first = list(islice(dataset.first_asks(), _PROMPT_SAMPLE))
@@ -85,11 +85,14 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
     providers: dict[int, tuple[LLMProvider, int, int, list[str]]] = {}
     for binding in bindings:
         in_binding: set[int] = set()
+        binding_by_role = requests_by_role(dataset, binding)
         for role, provider in binding.items():
+            if role not in binding_by_role:  # an optional role done by another role's LLM (its requests count there)
+                continue
             llm, requests, rows, roles = providers.get(id(provider), (provider, 0, 0, []))
             rows += 0 if id(provider) in in_binding else rows_per_binding
             in_binding.add(id(provider))
-            providers[id(provider)] = (llm, requests + by_role.get(role, 0), rows, [*roles, role])
+            providers[id(provider)] = (llm, requests + binding_by_role[role], rows, [*roles, role])
 
     plans = []
     for llm, requests, rows, roles in providers.values():

@@ -2,8 +2,9 @@
 the generic pipeline).
 
 A source is one of: a Hugging Face dataset (`hf_dataset_name`: a Hub name loaded with `datasets.load_dataset`,
-or a local folder written by `Dataset.save_to_disk`), a local file (`local_file_path`: `.jsonl`, `.csv` or
-`.parquet`), or rows given in memory (`input_rows`: strings or mappings). `load_source_rows` reads it,
+or a local folder written by `Dataset.save_to_disk`), a local file (`local_file_path`: `.jsonl`, `.json` (an
+array of objects, or one object a line), `.csv`, `.parquet`, or `.txt`: one row a non-empty line, in the text
+column), or rows given in memory (`input_rows`: strings or mappings). `load_source_rows` reads it,
 checks the columns the caller needs, applies the document-length filters and `sample_count`, and gives each
 row a stable `document_id`. Every problem is a `ConfigError` raised before any LLM request is sent.
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from datafast.errors import ConfigError
 
-FILE_TYPES = (".jsonl", ".csv", ".parquet")
+FILE_TYPES = (".jsonl", ".csv", ".parquet", ".json", ".txt")
 # The column a plain string of `input_rows` is put in when no text column is named.
 DEFAULT_TEXT_COLUMN = "text"
 
@@ -76,7 +77,7 @@ class SourceFields(BaseModel):
         if not given:
             raise ValueError(
                 "no input source: give hf_dataset_name (a Hugging Face dataset or a save_to_disk folder), "
-                "local_file_path (.jsonl, .csv or .parquet) or input_rows (a list)"
+                "local_file_path (.jsonl, .json, .csv, .parquet or .txt) or input_rows (a list)"
             )
         if len(given) > 1:
             raise ValueError(f"give only one input source, not {' and '.join(given)}")
@@ -117,7 +118,7 @@ def load_source_rows(
         stream = sample_count is not None
         name, column_names, rows = _hf_rows(hf_dataset_name, hf_dataset_subset, hf_dataset_split, stream)
     elif local_file_path is not None:
-        name, column_names, rows = _file_rows(Path(local_file_path))
+        name, column_names, rows = _file_rows(Path(local_file_path), text_column or DEFAULT_TEXT_COLUMN)
     else:
         assert input_rows is not None
         name, column_names, rows = _memory_rows(input_rows, text_column or DEFAULT_TEXT_COLUMN)
@@ -222,7 +223,7 @@ def _memory_rows(rows: Sequence[str | Mapping[str, Any]], text_column: str) -> t
     return "input_rows", columns, generate()
 
 
-def _file_rows(path: Path) -> tuple[str, list[str] | None, Rows]:
+def _file_rows(path: Path, text_column: str) -> tuple[str, list[str] | None, Rows]:
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:
         raise ConfigError(
@@ -233,6 +234,10 @@ def _file_rows(path: Path) -> tuple[str, list[str] | None, Rows]:
     try:
         if suffix == ".jsonl":
             return _jsonl_rows(path)
+        if suffix == ".json":
+            return _json_rows(path)
+        if suffix == ".txt":
+            return _txt_rows(path, text_column)
         if suffix == ".csv":
             return _csv_rows(path)
         return _parquet_rows(path)
@@ -261,6 +266,32 @@ def _jsonl_rows(path: Path) -> tuple[str, list[str] | None, Rows]:
     if first is None:
         return str(path), None, iter(())
     return str(path), list(first[1]), _chain(first, rows)
+
+
+def _json_rows(path: Path) -> tuple[str, list[str] | None, Rows]:
+    """A JSON array of objects, or (as Datafast 0.0.36 read `.json` files) one object a line."""
+    text = path.read_text(encoding="utf-8")
+    if not text.lstrip().startswith("["):
+        return _jsonl_rows(path)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    for i, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise ConfigError(f"{path}: item {i} of the array is a {type(row).__name__}, not a JSON object")
+    if not data:
+        return str(path), None, iter(())
+    return str(path), list(data[0]), enumerate(data)
+
+
+def _txt_rows(path: Path, text_column: str) -> tuple[str, list[str] | None, Rows]:
+    """One row a non-empty line (stripped), in the text column, as Datafast 0.0.36 read `.txt` files."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [{text_column: line} for line in lines if line]
+    if not rows:
+        return str(path), None, iter(())
+    return str(path), [text_column], enumerate(rows)
 
 
 def _csv_rows(path: Path) -> tuple[str, list[str] | None, Rows]:

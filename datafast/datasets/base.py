@@ -104,8 +104,9 @@ class DatasetBase(ABC):
         """The roles a run must bind (some may be optional, such as preference's judge)."""
         return self.roles
 
-    def num_requests_by_role(self) -> dict[str, int]:
-        """Requests each role makes per binding in a complete run."""
+    def num_requests_by_role(self, binding: Mapping[str, LLMProvider] | None = None) -> dict[str, int]:
+        """Requests each role makes per binding in a complete run (for `binding`, one of `bindings`' maps,
+        where an optional role's requests depend on whether it has an LLM of its own)."""
         return {role: self.num_requests() for role in self.roles}
 
     def class_names(self) -> list[str] | None:
@@ -242,9 +243,29 @@ class DatasetBase(ABC):
         self.stats = await run.execute()
         return self
 
-    def to_jsonl(self, filepath: str | Path) -> None:
-        """Write `data_rows` to `filepath` (atomically: the file is complete or untouched)."""
-        write_jsonl(filepath, self.data_rows)
+    def to_jsonl(self, filepath: str | Path, rows: Sequence[DatasetRow] | None = None, append: bool = False) -> None:
+        """Write `rows` (default: `data_rows`) to `filepath`, one JSON line each: the file is replaced
+        atomically (complete or untouched), or with `append=True` the lines are added at its end in one write.
+        Appending to this dataset's own output file is refused: `generate` writes it, and a rerun resumes from
+        what it holds."""
+        records = self.data_rows if rows is None else list(rows)
+        if not append:
+            write_jsonl(filepath, records)
+            return
+        path = Path(filepath)
+        if path.resolve() == Path(self.config.output_file).resolve():
+            raise ConfigError(
+                f"to_jsonl(append=True) on {filepath}: that is this dataset's output file, which generate() "
+                "writes (its records are already there); append to another file"
+            )
+        data = b"".join(record.model_dump_json().encode("utf-8") + b"\n" for record in records)
+        if not data:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as f:
+            if f.tell() > 0 and not _ends_with_newline(path):
+                data = b"\n" + data  # its last line has no newline: the new lines start on their own
+            f.write(data)
 
     def to_parquet(self, filepath: str | Path) -> Path:
         """Write `data_rows` to a Parquet file (atomically); nested fields keep their Arrow types."""
@@ -267,28 +288,43 @@ class DatasetBase(ABC):
     def push_to_hub(
         self,
         repo_id: str,
-        train_size: float | None = None,
-        seed: int = 42,
-        private: bool = True,
         token: str | None = None,
+        private: bool = True,
+        commit_message: str | None = None,
+        train_size: float | None = None,
+        seed: int | None = 42,
+        shuffle: bool | None = True,
+        upload_card: bool = True,
     ) -> str:
         """Upload `data_rows` to the Hub dataset repo `repo_id` (created private unless `private=False`) as
-        Parquet, split into train/test when `train_size` is given (stratified by label), with a generated
-        dataset card. The token is `token`, else `HF_TOKEN`. Returns the repo URL."""
+        Parquet, split into train/test when `train_size` is given (stratified by label, drawn with `seed`, 42
+        when None; `shuffle=False` keeps file order: the first records train, the last test), with a generated
+        dataset card unless `upload_card=False`, in one commit (`commit_message`). The token is `token`, else
+        `HF_TOKEN`. Returns the repo URL. The arguments are Datafast 0.0.36's, in its order."""
         from datafast.outputs.hub import push_to_hub
 
+        options: dict[str, Any] = {"commit_message": commit_message} if commit_message else {}
         return push_to_hub(
             self.data_rows,
             repo_id,
             config=self.config.model_dump(mode="json"),
             train_size=train_size,
-            seed=seed,
+            seed=42 if seed is None else seed,
             private=private,
             token=token,
             class_names=self.class_names(),
             text_fields=self.quality_fields(),
             hub_card=self.hub_card,
+            shuffle=shuffle is not False,
+            upload_card=upload_card,
+            **options,
         )
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
 
 
 def _provider_list(llms: LLMs) -> list[LLMProvider]:

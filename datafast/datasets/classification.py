@@ -31,12 +31,14 @@ class ClassificationDataset(DatasetBase):
         return [label.name for label in self.config.classes]
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:
+        listing = ", ".join(label.name for label in self.config.classes)
         return [
             MandatoryCombination(
                 placeholders={
                     "num_samples": str(self.config.num_samples_per_prompt),
                     "label_name": label.name,
                     "label_description": label.description,
+                    "labels_listing": listing,
                     **self.language_placeholders(code),
                 },
                 language=code,

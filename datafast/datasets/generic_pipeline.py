@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from datafast.datasets.base import DatasetBase, MandatoryCombination, PromptRequest
 from datafast.datasets.chains import numbered
 from datafast.datasets.registry import register
+from datafast.errors import ConfigError
 from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import GenericPipelineDatasetConfig
@@ -59,8 +60,8 @@ class _ExactRow(GenericPipelineRow):
 class GenericPipelineDataset(DatasetBase):
     """Runs the config's prompts over every input row × language × prompt × optional-placeholder
     combination with every provider; each request gives `num_samples_per_prompt` outputs, each a record
-    (validated against a record model built for the config: `record_class`). The rows are read and their
-    columns checked when the dataset is built, before anything is sent."""
+    (validated against a record model built for the config: `record_class`). The rows are read, their
+    columns checked and `skip_function` applied when the dataset is built, before anything is sent."""
 
     config_class: ClassVar[type[GenericPipelineDatasetConfig]] = GenericPipelineDatasetConfig
     record_class: ClassVar[type[GenericPipelineRow]] = GenericPipelineRow
@@ -73,22 +74,47 @@ class GenericPipelineDataset(DatasetBase):
         super().__init__(config)
         columns = {name: "input_columns" for name in config.input_columns}
         columns |= {name: "forward_columns" for name in config.forward_columns or [] if name not in columns}
-        self.rows: list[SourceRow] = load_config_rows(config, columns=columns)
+        self.rows: list[SourceRow] = self._kept(load_config_rows(config, columns=columns))
         self._rows_by_index = {row.index: row for row in self.rows}
         self.record_class = record_model(config)  # type: ignore[misc]
         self._response_model = outputs_model(config)
 
+    def _kept(self, rows: list[SourceRow]) -> list[SourceRow]:
+        """The rows `skip_function` does not skip (all without one): the others are never asked nor counted."""
+        skip = self.config.skip_function
+        if skip is None:
+            return rows
+        kept = []
+        for row in rows:
+            try:
+                skipped = skip(dict(row.values))
+            except Exception as exc:
+                raise ConfigError(
+                    f"skip_function raised {type(exc).__name__} on row {row.index} of "
+                    f"{self.config.source_name()}: {exc}"
+                ) from exc
+            if not skipped:
+                kept.append(row)
+        if not kept:
+            raise ConfigError(
+                f"skip_function skips every one of the {len(rows)} rows of {self.config.source_name()}: nothing to ask"
+            )
+        return kept
+
     def mandatory_combinations(self) -> list[MandatoryCombination]:
         combos = []
+        aliases = self.config.placeholder_aliases
         for row in self.rows:
             values = {name: as_text(row.values.get(name)) for name in self.config.input_columns}
             for code in self.config.languages:
+                language = self.language_placeholders(code)
                 combos.append(
                     MandatoryCombination(
                         placeholders={
                             **values,
                             "num_samples": str(self.config.num_samples_per_prompt),
-                            **self.language_placeholders(code),
+                            **language,
+                            **{alias: language[name] for alias, name in aliases.items()},
                         },
                         language=code,
                         fields={"document_id": row.document_id, "row": str(row.index)},

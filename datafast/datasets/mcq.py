@@ -3,6 +3,7 @@ then three plausible incorrect answers for each question."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -11,11 +12,14 @@ from pydantic import BaseModel, Field, create_model
 from datafast.datasets.base import Ask, DatasetBase, LLMs, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, numbered, render
 from datafast.datasets.registry import register
+from datafast.errors import ConfigError
 from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import MCQDatasetConfig
 from datafast.schema.data_rows import MCQRow
 from datafast.sources import SourceRow, load_config_rows
+
+log = logging.getLogger("datafast")
 
 DISTRACTOR_PROMPT = (
     "Source document:\n<document>\n{document}\n</document>\n\n"
@@ -175,6 +179,21 @@ class MCQDataset(DatasetBase):
         prompts = self.num_requests_per_provider()
         return prompts + prompts * self.config.num_samples_per_prompt
 
-    def get_num_expected_rows(self, llms: LLMs = None) -> int:
-        """One record per question: documents × languages × prompts × num_samples × providers."""
+    def get_num_expected_rows(self, llms: LLMs = None, source_data_num_rows: int | None = None) -> int:
+        """One record per question: documents × languages × prompts × num_samples × providers, exact: the
+        documents are those read when the dataset was built (after the length filters and `sample_count`).
+        `source_data_num_rows` is Datafast 0.0.36's argument for a count it could not know; it is checked
+        against the documents found, and a difference is logged as a warning."""
+        if source_data_num_rows is not None:
+            if isinstance(source_data_num_rows, bool) or not isinstance(source_data_num_rows, int):
+                raise ConfigError(f"source_data_num_rows must be a whole number, got {source_data_num_rows!r}")
+            expected = min(source_data_num_rows, self.config.sample_count or source_data_num_rows)
+            if expected != len(self.rows):
+                log.warning(
+                    "get_num_expected_rows: source_data_num_rows=%d, but %d documents of %s are used (after "
+                    "sample_count and the length filters); counting those",
+                    source_data_num_rows,
+                    len(self.rows),
+                    self.config.source_name(),
+                )
         return self.num_requests_per_provider() * self.config.num_samples_per_prompt * len(self.bindings(llms))

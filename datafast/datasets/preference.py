@@ -54,6 +54,7 @@ ROLE_KEYWORDS: dict[str, str] = {
     "question": "question_gen_llm",
     "chosen": "chosen_response_gen_llm",
     "rejected": "rejected_response_gen_llm",
+    "evolution": "evolution_llm",
     "judge": "judge_llm",
 }
 
@@ -85,12 +86,13 @@ class PreferenceDataset(DatasetBase):
     """Generates `PreferenceRow`s: `num_samples_per_prompt` questions per document × language × prompt ×
     optional-placeholder combination, each with a chosen and a rejected response (and judge scores with
     `llm_as_judge`). `generate(question_gen_llm=..., chosen_response_gen_llm=...,
-    rejected_response_gen_llm=..., judge_llm=...)` names the LLM of each role."""
+    rejected_response_gen_llm=..., judge_llm=..., evolution_llm=...)` names the LLM of each role; with
+    `evol_instruct`, the questions are made harder by `evolution_llm`, else by the question LLM."""
 
     config_class: ClassVar[type[PreferenceDatasetConfig]] = PreferenceDatasetConfig
     record_class: ClassVar[type[PreferenceRow]] = PreferenceRow
     step_name: ClassVar[str] = "questions"
-    roles: ClassVar[tuple[str, ...]] = ("question", "chosen", "rejected", "judge")
+    roles: ClassVar[tuple[str, ...]] = ("question", "chosen", "rejected", "evolution", "judge")
     role_keywords: ClassVar[dict[str, str]] = ROLE_KEYWORDS
     output_tokens_per_request: ClassVar[int | None] = 250
     hub_card: ClassVar[HubCard] = HubCard("preference (DPO)")
@@ -146,6 +148,24 @@ class PreferenceDataset(DatasetBase):
     def required_roles(self) -> tuple[str, ...]:
         return ("question", "chosen", "rejected", "judge") if self.config.llm_as_judge else self.roles[:3]
 
+    def num_requests_by_role(self, binding: Mapping[str, LLMProvider] | None = None) -> dict[str, int]:
+        """Requests each role makes in a complete run. The evolution of questions (`evol_instruct`) counts as
+        the question LLM's, unless `binding` gives it an LLM of its own."""
+        prompts = self.num_requests_per_provider()
+        questions = prompts * self.config.num_samples_per_prompt
+        evolved = questions if self.config.evol_instruct else 0
+        own_evolution = binding is not None and binding.get("evolution") not in (None, binding.get("question"))
+        counts = {
+            "question": prompts + (0 if own_evolution else evolved),
+            "chosen": questions,
+            "rejected": questions,
+        }
+        if own_evolution:
+            counts["evolution"] = evolved
+        if self.config.llm_as_judge:
+            counts["judge"] = 2 * questions
+        return counts
+
     def bindings(self, llms: LLMs) -> list[dict[str, LLMProvider]]:
         """The one role → provider map of a run, from a mapping such as `{"question": OpenAIProvider(),
         "chosen": ..., "rejected": ..., "judge": ...}`. Raises ConfigError for a missing or unknown role."""
@@ -166,10 +186,17 @@ class PreferenceDataset(DatasetBase):
                 )
         if "judge" in binding and not self.config.llm_as_judge:
             raise ConfigError("judge_llm is given but llm_as_judge is false: set llm_as_judge: true to score pairs")
+        if "evolution" in binding and not self.config.evol_instruct:
+            raise ConfigError(
+                "evolution_llm is given but evol_instruct is false: set evol_instruct: true to make the questions "
+                "harder"
+            )
         missing = [role for role in self.required_roles() if role not in binding]
         if missing:
             why = " (llm_as_judge is true)" if missing[0] == "judge" else ""
             raise ConfigError(f"no LLM for the role {missing[0]!r}{why}: give {ROLE_KEYWORDS[missing[0]]}=...")
+        if self.config.evol_instruct:
+            binding.setdefault("evolution", binding["question"])
         return [binding]
 
     def generate(  # type: ignore[override]
@@ -178,15 +205,19 @@ class PreferenceDataset(DatasetBase):
         chosen_response_gen_llm: LLMProvider | None = None,
         rejected_response_gen_llm: LLMProvider | None = None,
         judge_llm: LLMProvider | None = None,
+        *,
+        evolution_llm: LLMProvider | None = None,
         **options: Any,
     ) -> Self:
-        """Generate the pairs: questions by `question_gen_llm` (which also evolves them with
-        `evol_instruct`), chosen responses by `chosen_response_gen_llm`, rejected ones by
-        `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`): the original
+        """Generate the pairs: questions by `question_gen_llm`, made harder with `evol_instruct` by
+        `evolution_llm` (else by `question_gen_llm`), chosen responses by `chosen_response_gen_llm`, rejected
+        ones by `rejected_response_gen_llm`, scores by `judge_llm` (required with `llm_as_judge`): the original
         Datafast's keywords for `DatasetBase.generate` with a role → provider mapping, which may also be
         given as the first argument (`{"question": ..., "chosen": ..., "rejected": ..., "judge": ...}`).
         The options are every dataset's (`show_progress`, `retry`, `max_cost`, `overwrite`)."""
-        roles = self._roles(question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm)
+        roles = self._roles(
+            question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm, evolution_llm
+        )
         return super().generate(roles, **options)
 
     async def agenerate(  # type: ignore[override]
@@ -195,10 +226,14 @@ class PreferenceDataset(DatasetBase):
         chosen_response_gen_llm: LLMProvider | None = None,
         rejected_response_gen_llm: LLMProvider | None = None,
         judge_llm: LLMProvider | None = None,
+        *,
+        evolution_llm: LLMProvider | None = None,
         **options: Any,
     ) -> Self:
         """`generate` for callers already inside an event loop."""
-        roles = self._roles(question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm)
+        roles = self._roles(
+            question_gen_llm, chosen_response_gen_llm, rejected_response_gen_llm, judge_llm, evolution_llm
+        )
         return await super().agenerate(roles, **options)
 
     @staticmethod
@@ -209,7 +244,7 @@ class PreferenceDataset(DatasetBase):
             if any(other is not None for other in others):
                 raise ConfigError("give the LLMs either as a role → provider mapping or as keywords, not both")
             return question
-        return dict(zip(("question", "chosen", "rejected", "judge"), (question, *others), strict=True))
+        return dict(zip(("question", "chosen", "rejected", "judge", "evolution"), (question, *others), strict=True))
 
     # -- the chain -------------------------------------------------------------------------------------
 
@@ -264,7 +299,7 @@ class PreferenceDataset(DatasetBase):
         prompt = render(self.config.evolution_prompt or EVOLUTION_PROMPT, self._values(origin, pair))
         model = text_model("EvolvedQuestion", "question", "the harder question")
         state = replace(pair, original_question=pair.question)
-        return Ask("evolve", [{"role": "user", "content": prompt}], model, origin, role="question", state=state)
+        return Ask("evolve", [{"role": "user", "content": prompt}], model, origin, role="evolution", state=state)
 
     def _respond(self, origin: PromptRequest, pair: Pair) -> Ask:
         """The chosen response's ask, or the rejected one's once the chosen response is in."""
@@ -322,19 +357,6 @@ class PreferenceDataset(DatasetBase):
         return ("question",)
 
     # -- counts ----------------------------------------------------------------------------------------
-
-    def num_requests_by_role(self) -> dict[str, int]:
-        """Requests each role makes in a complete run."""
-        prompts = self.num_requests_per_provider()
-        questions = prompts * self.config.num_samples_per_prompt
-        counts = {
-            "question": prompts + (questions if self.config.evol_instruct else 0),
-            "chosen": questions,
-            "rejected": questions,
-        }
-        if self.config.llm_as_judge:
-            counts["judge"] = 2 * questions
-        return counts
 
     def num_requests(self) -> int:
         return sum(self.num_requests_by_role().values())

@@ -6,10 +6,11 @@ from typing import TypeVar
 
 from datafast.datasets.base import DatasetBase
 from datafast.outputs.card import HUB_CARDS
-from datafast.schema.base_config import CONFIG_TYPES, DatasetConfig
+from datafast.schema.base_config import CONFIG_TYPES, DatasetConfig, TypeRegistry
 
-# Every dataset type by its config's `dataset_type` (the configs themselves: `CONFIG_TYPES`).
-DATASET_TYPES: dict[str, type[DatasetBase]] = {}
+# Every dataset type by its config's `dataset_type`, and by the config's `dataset_type_aliases` (0.0.36's
+# names); the configs themselves: `CONFIG_TYPES`.
+DATASET_TYPES: TypeRegistry[type[DatasetBase]] = TypeRegistry()
 
 D = TypeVar("D", bound=type[DatasetBase])
 
@@ -26,6 +27,9 @@ def register(dataset_class: D) -> D:
         raise TypeError(f"dataset_type {name!r} is taken by {taken.__qualname__}")
     DATASET_TYPES[name] = dataset_class
     CONFIG_TYPES[name] = dataset_class.config_class
+    for alias in dataset_class.config_class.dataset_type_aliases:
+        DATASET_TYPES.add_alias(alias, name)
+        CONFIG_TYPES.add_alias(alias, name)
     HUB_CARDS[name] = dataset_class.hub_card
     return dataset_class
 

@@ -58,7 +58,8 @@ class Conversation:
 class UltrachatDataset(DatasetBase):
     """Generates `ChatRow`s, one per conversation: for every topic × subtopic × language × prompt ×
     optional-placeholder combination and every provider, `num_samples` conversations of `min_turns` to
-    `max_turns` turns. Every step of a conversation goes to the same provider."""
+    `max_turns` turns (see `conversation_continuation_prob`). Every step of a conversation goes to the same
+    provider."""
 
     config_class: ClassVar[type[UltrachatDatasetConfig]] = UltrachatDatasetConfig
     record_class: ClassVar[type[ChatRow]] = ChatRow
@@ -122,8 +123,18 @@ class UltrachatDataset(DatasetBase):
         return Outcome(records=[record])
 
     def _choices(self, origin: PromptRequest, index: int) -> tuple[str, int]:
-        rng = seeded_rng(self.config.expansion.seed, origin, index)
-        return rng.choice(self.config.personas), rng.randint(self.config.min_turns, self.config.max_turns)
+        """The persona and number of turns of a conversation, drawn from the seed and the chain's origin: its
+        turns are uniform between min_turns and max_turns, or with `conversation_continuation_prob`, min_turns
+        and then one more with that probability each time, up to max_turns."""
+        config = self.config
+        rng = seeded_rng(config.expansion.seed, origin, index)
+        persona = rng.choice(config.personas)
+        if config.conversation_continuation_prob is None:
+            return persona, rng.randint(config.min_turns, config.max_turns)
+        turns = config.min_turns
+        while turns < config.max_turns and rng.random() < config.conversation_continuation_prob:
+            turns += 1
+        return persona, turns
 
     def _values(self, origin: PromptRequest, conversation: Conversation) -> dict[str, str]:
         return {

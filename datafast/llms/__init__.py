@@ -7,9 +7,11 @@ from datafast.llms.providers import (
     PROVIDERS,
     AnthropicProvider,
     GeminiProvider,
+    MistralProvider,
     OllamaProvider,
     OpenAICompatibleProvider,
     OpenAIProvider,
+    OpenRouterProvider,
     default_providers,
 )
 
@@ -21,8 +23,10 @@ __all__ = [
     "GeminiProvider",
     "LLMProvider",
     "LocalProvider",
+    "MistralProvider",
     "OllamaProvider",
     "OpenAICompatibleProvider",
     "OpenAIProvider",
+    "OpenRouterProvider",
     "default_providers",
 ]

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from datafast._sync import run_sync
-from datafast.errors import ConfigError, MissingAPIKeyError
+from datafast.errors import ConfigError, MissingAPIKeyError, ProviderError
 from datafast.llms.completion import Completion
 from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import HttpPool
@@ -20,6 +20,9 @@ from datafast.llms.wire import Route, prefetch_litellm
 
 Messages = list[dict[str, Any]]
 
+
+# The values OpenAI's `reasoning_effort` takes (reasoning models; LiteLLM maps it for others that reason).
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 # Stands in for a key that is not set when a run is only planned (`datafast plan`); such a provider
 # refuses to send anything.
@@ -30,8 +33,12 @@ class LLMProvider:
     """Base of every provider. Subclasses only set the class variables below.
 
     Arguments: `model_id` (else the provider's default), `api_key` (else the provider's environment
-    variable), `api_base` (else its environment variable), sampling parameters, a per-request `timeout`
-    in seconds, and the limits the engine respects: `max_concurrency`, `rpm_limit`, `tpm_limit`.
+    variable), `api_base` (else its environment variable), sampling parameters (`temperature`, `top_p`,
+    `max_completion_tokens`, `frequency_penalty`, and `reasoning_effort` for reasoning models; LiteLLM
+    drops the ones a model does not take), a per-request `timeout` in seconds (None: the provider's
+    default), and the limits the engine respects: `max_concurrency`, `rpm_limit`, `tpm_limit`. The
+    arguments after `model_id` may also be given by position, in Datafast 0.0.36's order for the provider
+    (`positional_args`).
     `string_max_length` adds a `maxLength` to every string of the response schema: small self-hosted
     models otherwise often write until the token limit and never close their JSON.
 
@@ -61,28 +68,99 @@ class LLMProvider:
     advertises_rate_limits: ClassVar[bool] = False
     # Start importing LiteLLM (seconds) in the background as soon as the provider is built.
     prefetch_litellm: ClassVar[bool] = True
+    # Seconds a request may take when `timeout` is not given (or given as None, as 0.0.36's default was).
+    default_timeout: ClassVar[float] = 120.0
+    # Datafast 0.0.36's order of the arguments after `model_id`, so its positional calls keep working
+    # (`OpenAIProvider("gpt-5-mini", None, 2000, "low")`); each provider names its own.
+    positional_args: ClassVar[tuple[str, ...]] = (
+        "api_key",
+        "temperature",
+        "max_completion_tokens",
+        "top_p",
+        "frequency_penalty",
+        "rpm_limit",
+        "timeout",
+    )
 
     def __init__(
         self,
         model_id: str | None = None,
-        *,
+        *args: Any,
         api_key: str | None = None,
         api_base: str | list[str] | None = None,
         temperature: float | None = None,
         max_completion_tokens: int | None = None,
         top_p: float | None = None,
-        timeout: float = 120.0,
+        frequency_penalty: float | None = None,
+        reasoning_effort: str | None = None,
+        timeout: float | None = None,
         max_concurrency: int | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
         string_max_length: int | None = None,
     ) -> None:
+        settings: dict[str, Any] = {
+            "api_key": api_key,
+            "api_base": api_base,
+            "temperature": temperature,
+            "max_completion_tokens": max_completion_tokens,
+            "top_p": top_p,
+            "frequency_penalty": frequency_penalty,
+            "reasoning_effort": reasoning_effort,
+            "timeout": timeout,
+            "max_concurrency": max_concurrency,
+            "rpm_limit": rpm_limit,
+            "tpm_limit": tpm_limit,
+            "string_max_length": string_max_length,
+        }
+        if args:
+            settings |= self._positional_settings(args, settings)
+        self._configure(model_id, **settings)
+
+    @classmethod
+    def _positional_settings(cls, args: tuple[Any, ...], settings: dict[str, Any]) -> dict[str, Any]:
+        """The arguments given by position after `model_id`, named by the class's `positional_args` (0.0.36's
+        order); a TypeError, as Python gives, for too many or for one also given by keyword."""
+        name = cls.__name__
+        if len(args) > len(cls.positional_args):
+            raise TypeError(
+                f"{name}() takes at most {len(cls.positional_args) + 1} positional arguments "
+                f"(model_id, {', '.join(cls.positional_args)}), got {len(args) + 1}"
+            )
+        named = dict(zip(cls.positional_args, args, strict=False))
+        for arg in named:
+            if settings.get(arg) is not None:
+                raise TypeError(f"{name}() got multiple values for argument {arg!r}")
+        return named
+
+    def _configure(
+        self,
+        model_id: str | None,
+        *,
+        api_key: str | None,
+        api_base: str | list[str] | None,
+        temperature: float | None,
+        max_completion_tokens: int | None,
+        top_p: float | None,
+        frequency_penalty: float | None,
+        reasoning_effort: str | None,
+        timeout: float | None,
+        max_concurrency: int | None,
+        rpm_limit: int | None,
+        tpm_limit: int | None,
+        string_max_length: int | None,
+    ) -> None:
         name = type(self).__name__
         model_id = model_id or self.default_model_id
-        if not model_id or not model_id.strip():
+        if not isinstance(model_id, str) or not model_id.strip():
             raise ConfigError(f"{name}: model_id is required (the model name your server serves)")
         _check_range(name, "temperature", temperature, 0.0, 2.0)
         _check_range(name, "top_p", top_p, 0.0, 1.0)
+        _check_range(name, "frequency_penalty", frequency_penalty, -2.0, 2.0)
+        if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
+            raise ConfigError(
+                f"{name}: reasoning_effort must be one of {', '.join(REASONING_EFFORTS)}, got {reasoning_effort!r}"
+            )
         for arg, value in (
             ("max_completion_tokens", max_completion_tokens),
             ("max_concurrency", max_concurrency),
@@ -92,13 +170,17 @@ class LLMProvider:
         ):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name}: {arg} must be a whole number >= 1, got {value!r}")
-        if not timeout > 0:
+        if timeout is None:  # 0.0.36's default: the provider's own
+            timeout = self.default_timeout
+        if not isinstance(timeout, int | float) or not timeout > 0:
             raise ConfigError(f"{name}: timeout must be > 0 seconds, got {timeout!r}")
 
         self.model_id: str = model_id
         self.temperature = temperature
         self.max_completion_tokens = max_completion_tokens
         self.top_p = top_p
+        self.frequency_penalty = frequency_penalty
+        self.reasoning_effort = reasoning_effort
         self.timeout = float(timeout)
         self.max_concurrency: int = max_concurrency or self.default_max_concurrency
         self.max_concurrency_given = max_concurrency is not None
@@ -163,9 +245,18 @@ class LLMProvider:
         """True for a provider built without its key, to plan a run: it can price requests, not send them."""
         return self.__api_key == PLAN_ONLY_KEY
 
+    @property
+    def env_key_name(self) -> str:
+        """The environment variable the provider is configured by (0.0.36's attribute): its API key's, or
+        for a provider without a key (Ollama, an OpenAI-compatible server), its base URL's."""
+        if self.needs_api_key or not self.api_base_env:
+            return self.api_key_env[0] if self.api_key_env else ""
+        return self.api_base_env[0]
+
     def generation_params(self) -> dict[str, Any]:
-        """Everything that shapes an answer, for work keys and records. Never includes the API key."""
-        return {
+        """Everything that shapes an answer, for work keys and records. Never includes the API key. The
+        parameters added after the first release are in only when set, so earlier runs keep their keys."""
+        params: dict[str, Any] = {
             "provider": self.provider_name,
             "model_id": self.model_id,
             "temperature": self.temperature,
@@ -173,6 +264,11 @@ class LLMProvider:
             "max_completion_tokens": self.max_completion_tokens,
             "string_max_length": self.string_max_length,
         }
+        if self.frequency_penalty is not None:
+            params["frequency_penalty"] = self.frequency_penalty
+        if self.reasoning_effort is not None:
+            params["reasoning_effort"] = self.reasoning_effort
+        return params
 
     def language_warning(self, language_codes: list[str]) -> str | None:
         """A warning when this model is known to write some of these languages poorly, else None."""
@@ -201,6 +297,10 @@ class LLMProvider:
             kwargs["temperature"] = self.temperature
         if self.top_p is not None:
             kwargs["top_p"] = self.top_p
+        if self.frequency_penalty is not None:
+            kwargs["frequency_penalty"] = self.frequency_penalty
+        if self.reasoning_effort is not None:
+            kwargs["reasoning_effort"] = self.reasoning_effort
         if max_tokens or self.max_completion_tokens:
             kwargs["max_tokens"] = max_tokens or self.max_completion_tokens
         if response_model is not None:
@@ -310,22 +410,93 @@ class LLMProvider:
 
     def generate(
         self,
-        prompt: str | None = None,
-        *,
-        messages: Messages | None = None,
+        prompt: str | list[str] | None = None,
+        messages: Messages | list[Messages] | None = None,
         response_format: type[BaseModel] | None = None,
     ) -> Any:
-        """Ask one question synchronously: the parsed `response_format` model, or the text without one."""
-        if (prompt is None) == (messages is None):
-            raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
-        msgs = messages if messages is not None else [{"role": "user", "content": prompt}]
+        """Ask synchronously: the parsed `response_format` model, or the text without one.
 
-        async def ask() -> Completion:
-            async with self.http.held():
-                return await self.acomplete(msgs, response_format)
+        `prompt` is one prompt or a list of them, `messages` one conversation (a list of role/content
+        messages) or a list of them (Datafast 0.0.36's batch form); a list gives a list of answers in the same
+        order. The questions of a list are asked concurrently (at most `max_concurrency` at once, paced by
+        `rpm_limit`), and a rate limit, a transient failure or an answer that does not validate is asked again
+        (up to 4 attempts, honouring Retry-After). A question that still fails raises ProviderError."""
+        conversations, batch = _conversations(prompt, messages)
+        completions = run_sync(self._ask_all(conversations, response_format))
+        answers = [c.parsed if response_format is not None else c.text for c in completions]
+        return answers if batch else answers[0]
 
-        completion = run_sync(ask())
-        return completion.parsed if response_format is not None else completion.text
+    async def _ask_all(self, conversations: list[Messages], response_model: type[BaseModel] | None) -> list[Completion]:
+        """Every conversation asked, at most `max_concurrency` at once and `rpm_limit` a minute; a ProviderError
+        naming the first that failed for good once all are done."""
+        slots = asyncio.Semaphore(self.max_concurrency)
+        spacing = 60.0 / self.rpm_limit if self.rpm_limit else 0.0
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
+
+        async def paced() -> None:
+            nonlocal next_start
+            now = loop.time()
+            start, next_start = max(now, next_start), max(now, next_start) + spacing
+            if start > now:
+                await asyncio.sleep(start - now)
+
+        async def ask(messages: Messages) -> Completion:
+            for attempt in range(1, _GENERATE_ATTEMPTS + 1):
+                async with slots:
+                    await paced()
+                    try:
+                        return await self.acomplete(messages, response_model)
+                    except CallFailure as failure:
+                        if failure.kind == "fatal" or attempt == _GENERATE_ATTEMPTS:
+                            raise
+                        delay = failure.retry_after if failure.retry_after is not None else 0.5 * 2**attempt
+                await asyncio.sleep(min(delay, _GENERATE_MAX_DELAY))
+            raise AssertionError("unreachable")
+
+        async with self.http.held():
+            outcomes = await asyncio.gather(*(ask(m) for m in conversations), return_exceptions=True)
+        failed = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        for _, outcome in failed:
+            if not isinstance(outcome, Exception):  # a cancellation or Ctrl-C goes on as it is
+                raise outcome
+        if failed:
+            index, first = failed[0]
+            where = f"question {index + 1} of {len(conversations)}" if len(conversations) > 1 else "the question"
+            also = f" ({len(failed) - 1} more failed)" if len(failed) > 1 else ""
+            raise ProviderError(f"{where} failed: {first}{also}") from first
+        return [o for o in outcomes if isinstance(o, Completion)]
+
+
+# `generate()`: attempts per question, and the longest wait between two (a longer Retry-After is cut to it).
+_GENERATE_ATTEMPTS = 4
+_GENERATE_MAX_DELAY = 60.0
+
+
+def _conversations(prompt: Any, messages: Any) -> tuple[list[Messages], bool]:
+    """`generate()`'s input as a list of conversations, and whether it was a list (a batch)."""
+    if (prompt is None) == (messages is None):
+        raise ConfigError("generate() takes either prompt=... or messages=..., not both or neither")
+    if prompt is not None:
+        prompts = prompt if isinstance(prompt, list) else [prompt]
+        if not prompts or not all(isinstance(p, str) for p in prompts):
+            raise ConfigError("generate(prompt=...) takes a prompt (a string) or a non-empty list of prompts")
+        return [[{"role": "user", "content": p}] for p in prompts], isinstance(prompt, list)
+    if not isinstance(messages, list) or not messages:
+        raise ConfigError("generate(messages=...) takes a non-empty list of messages, or a list of such lists")
+    batch = isinstance(messages[0], list)
+    conversations = messages if batch else [messages]
+    for conversation in conversations:
+        if (
+            not isinstance(conversation, list)
+            or not conversation
+            or not all(isinstance(m, dict) and "role" in m and "content" in m for m in conversation)
+        ):
+            raise ConfigError(
+                "generate(messages=...) takes messages such as [{'role': 'user', 'content': '...'}], or a list of "
+                "such lists (one per question)"
+            )
+    return conversations, batch
 
 
 def _first_env(names: tuple[str, ...]) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import BaseModel
 
@@ -31,6 +31,7 @@ class LocalProvider(LLMProvider):
     default_api_key: ClassVar[str | None] = "none"
     # Its first request imports LiteLLM while the model loads; `datafast plan` of a local run needs neither.
     prefetch_litellm: ClassVar[bool] = False
+    default_timeout: ClassVar[float] = 600.0
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class LocalProvider(LLMProvider):
         frequency_penalty: float | None = None,
         string_max_length: int | None = 400,
         max_concurrency: int | None = None,
-        timeout: float = 600.0,
+        timeout: float | None = None,
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
     ) -> None:
@@ -55,13 +56,13 @@ class LocalProvider(LLMProvider):
             temperature=defaults["temperature"] if temperature is None else temperature,
             top_p=defaults["top_p"] if top_p is None else top_p,
             max_completion_tokens=int(max_completion_tokens or defaults["max_tokens"]),
+            frequency_penalty=defaults["frequency_penalty"] if frequency_penalty is None else frequency_penalty,
             max_concurrency=max_concurrency or DEFAULT_N_PARALLEL,
             timeout=timeout,
             rpm_limit=rpm_limit,
             tpm_limit=tpm_limit,
             string_max_length=string_max_length,
         )
-        self.frequency_penalty = defaults["frequency_penalty"] if frequency_penalty is None else frequency_penalty
         self.model_path = server.model_path
         self._server = server
         self._start_lock = threading.Lock()
@@ -76,16 +77,6 @@ class LocalProvider(LLMProvider):
                 "will be poor. Use a bigger local model (LocalProvider(model_path=...)) or a hosted provider."
             )
         return None
-
-    def generation_params(self) -> dict[str, Any]:
-        return {**super().generation_params(), "frequency_penalty": self.frequency_penalty}
-
-    def _request_kwargs(
-        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
-    ) -> dict[str, Any]:
-        kwargs = super()._request_kwargs(messages, response_model, max_tokens)
-        kwargs["frequency_penalty"] = self.frequency_penalty
-        return kwargs
 
     async def prepare(self, response_model: type[BaseModel] | None = None) -> None:
         if self.api_base is None:

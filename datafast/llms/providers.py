@@ -16,6 +16,15 @@ class OpenAIProvider(LLMProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
     advertises_rate_limits: ClassVar[bool] = True
+    positional_args: ClassVar[tuple[str, ...]] = (
+        "api_key",
+        "max_completion_tokens",
+        "reasoning_effort",
+        "temperature",
+        "top_p",
+        "frequency_penalty",
+        "timeout",
+    )
 
 
 class AnthropicProvider(LLMProvider):
@@ -27,6 +36,7 @@ class AnthropicProvider(LLMProvider):
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
     advertises_rate_limits: ClassVar[bool] = True
+    positional_args: ClassVar[tuple[str, ...]] = ("api_key", "temperature", "max_completion_tokens", "timeout")
 
 
 class GeminiProvider(LLMProvider):
@@ -40,16 +50,58 @@ class GeminiProvider(LLMProvider):
 
 
 class OllamaProvider(LLMProvider):
-    """A local or remote Ollama server's chat API; no key. Base URL: `OLLAMA_HOST` (default localhost:11434)."""
+    """A local or remote Ollama server's chat API; no key. Base URL: `OLLAMA_API_BASE` or `OLLAMA_HOST`
+    (default localhost:11434)."""
 
     provider_name: ClassVar[str] = "ollama"
     litellm_prefix: ClassVar[str] = "ollama_chat"
     default_model_id: ClassVar[str | None] = "gemma3:4b"
     api_key_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_KEY",)
-    api_base_env: ClassVar[tuple[str, ...]] = ("OLLAMA_HOST",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("OLLAMA_API_BASE", "OLLAMA_HOST")
     needs_api_key: ClassVar[bool] = False
     default_api_base: ClassVar[str | None] = "http://localhost:11434"
     default_max_concurrency: ClassVar[int] = 4
+    positional_args: ClassVar[tuple[str, ...]] = (
+        "temperature",
+        "max_completion_tokens",
+        "top_p",
+        "frequency_penalty",
+        "api_base",
+        "rpm_limit",
+        "timeout",
+    )
+
+
+class OpenRouterProvider(LLMProvider):
+    """OpenRouter's OpenAI-style API to many vendors' models (`model_id` such as `openai/gpt-5-mini`).
+    Key: `OPENROUTER_API_KEY`; base URL: `OPENROUTER_API_BASE` (default https://openrouter.ai/api/v1)."""
+
+    provider_name: ClassVar[str] = "openrouter"
+    litellm_prefix: ClassVar[str] = "openrouter"
+    default_model_id: ClassVar[str | None] = "openai/gpt-5-mini"
+    api_key_env: ClassVar[tuple[str, ...]] = ("OPENROUTER_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("OPENROUTER_API_BASE", "OPENROUTER_BASE_URL")
+    default_api_base: ClassVar[str | None] = "https://openrouter.ai/api/v1"
+    positional_args: ClassVar[tuple[str, ...]] = (
+        "api_key",
+        "temperature",
+        "max_completion_tokens",
+        "top_p",
+        "frequency_penalty",
+        "timeout",
+    )
+
+
+class MistralProvider(LLMProvider):
+    """Mistral AI's chat API. Key: `MISTRAL_API_KEY`; base URL: `MISTRAL_API_BASE` (default
+    https://api.mistral.ai/v1)."""
+
+    provider_name: ClassVar[str] = "mistral"
+    litellm_prefix: ClassVar[str] = "mistral"
+    default_model_id: ClassVar[str | None] = "mistral-small-latest"
+    api_key_env: ClassVar[tuple[str, ...]] = ("MISTRAL_API_KEY",)
+    api_base_env: ClassVar[tuple[str, ...]] = ("MISTRAL_API_BASE", "MISTRAL_BASE_URL")
+    default_api_base: ClassVar[str | None] = "https://api.mistral.ai/v1"
 
 
 class OpenAICompatibleProvider(LLMProvider):
@@ -73,7 +125,15 @@ class OpenAICompatibleProvider(LLMProvider):
 def _all_providers() -> dict[str, type[LLMProvider]]:
     from datafast.llms.local import LocalProvider
 
-    classes = (OpenAIProvider, AnthropicProvider, GeminiProvider, OllamaProvider, OpenAICompatibleProvider)
+    classes = (
+        OpenAIProvider,
+        AnthropicProvider,
+        GeminiProvider,
+        OllamaProvider,
+        OpenRouterProvider,
+        MistralProvider,
+        OpenAICompatibleProvider,
+    )
     return {cls.provider_name: cls for cls in (*classes, LocalProvider)}
 
 
@@ -85,7 +145,7 @@ def default_providers() -> list[LLMProvider]:
     local model (no key, no network)."""
     import os
 
-    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider):
+    for cls in (OpenAIProvider, AnthropicProvider, GeminiProvider, OpenRouterProvider, MistralProvider):
         if any(os.environ.get(name) for name in cls.api_key_env):
             return [cls()]
     return [PROVIDERS["local"]()]

@@ -28,7 +28,8 @@ def providers_from_specs(
         if "api_key" in spec:
             variable = " or ".join(cls.api_key_env) or "the provider's key variable"
             raise ConfigError(f"{where}: do not put api_key in a config file; set {variable} in the environment")
-        allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "api_key", "kwargs")]
+        parameters = inspect.signature(cls.__init__).parameters
+        allowed = [p for p in parameters if p not in ("self", "api_key", "args", "kwargs")]
         unknown = sorted(set(spec) - set(allowed))
         if unknown:
             raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; allowed: provider, {', '.join(allowed)}")

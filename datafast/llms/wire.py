@@ -27,7 +27,7 @@ from datafast.llms.rate_limits import RateLimitHeaders
 Messages = list[dict[str, Any]]
 
 # `_request_kwargs` entries that are sampling parameters, mapped by LiteLLM onto each provider's names.
-_SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "response_format")
+_SAMPLING = ("temperature", "top_p", "max_tokens", "frequency_penalty", "reasoning_effort", "response_format")
 _STATUS_WORDS = {
     400: "bad request",
     401: "authentication failed (check the API key)",
@@ -236,8 +236,8 @@ class Route:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = None
-        if self.prices is not None:
+        cost = _reported_cost(response)
+        if cost is None and self.prices is not None:
             cost = prompt_tokens * self.prices[0] + completion_tokens * self.prices[1]
         return Completion(text, None, finish_reason, prompt_tokens, completion_tokens, cost, limits=limits)
 
@@ -321,6 +321,18 @@ def _prices(litellm: Any, model: str, provider: str) -> tuple[float, float] | No
     if prompt is None or completion is None:
         return None
     return float(prompt), float(completion)
+
+
+def _reported_cost(response: Any) -> float | None:
+    """The cost the provider itself reported with the answer (OpenRouter's `usage.cost`, which LiteLLM's
+    transformation keeps), else None: the price map prices it."""
+    hidden = getattr(response, "_hidden_params", None) or {}
+    headers = hidden.get("additional_headers") or {}
+    value = headers.get("llm_provider-x-litellm-response-cost")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _as_litellm(value: Any) -> Any:

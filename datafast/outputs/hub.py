@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from datafast.errors import ConfigError, DatafastError
 from datafast.outputs.card import HUB_CARDS, HubCard, card_metadata, dataset_card
 from datafast.outputs.export import Record, as_dicts, to_hf_dataset
-from datafast.outputs.splits import check_train_size, split_indices
+from datafast.outputs.splits import check_train_size, num_test_records, split_indices
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -69,11 +69,13 @@ def hub_files(
     run_summary: Mapping[str, Any] | None = None,
     text_fields: Sequence[str] | None = None,
     hub_card: HubCard | None = None,
+    shuffle: bool = True,
 ) -> HubUpload:
     """The exact files `push_to_hub` uploads. With `train_size`, a `train` and a `test` split (see
-    `datafast.outputs.splits.split_indices`); without, one `train` split. The card's figures come from
-    `datafast.quality.build_report` over all records, measuring `text_fields` (the dataset type's
-    `quality_fields()`; None: guessed from the first record); `hub_card` is the dataset type's own (by
+    `datafast.outputs.splits.split_indices`; with `shuffle=False`, the first records in file order are the
+    train split and the last ones the test split, of the same sizes); without, one `train` split. The card's
+    figures come from `datafast.quality.build_report` over all records, measuring `text_fields` (the dataset
+    type's `quality_fields()`; None: guessed from the first record); `hub_card` is the dataset type's own (by
     default the one registered for the config's or the records' `dataset_type`)."""
     from datafast.quality.report import build_report
 
@@ -84,6 +86,9 @@ def hub_files(
         raise ConfigError("the dataset has no records: generate it first (nothing to push)")
     if train_size is None:
         splits = {"train": rows}
+    elif not shuffle:
+        n_train = len(rows) - num_test_records(len(rows), train_size)
+        splits = {"train": rows[:n_train], "test": rows[n_train:]}
     else:
         train, test = split_indices(rows, train_size, seed, by="label")
         splits = {"train": [rows[i] for i in train], "test": [rows[i] for i in test]}
@@ -145,9 +150,13 @@ def push_to_hub(
     commit_message: str = "Upload dataset generated with datafast",
     text_fields: Sequence[str] | None = None,
     hub_card: HubCard | None = None,
+    shuffle: bool = True,
+    upload_card: bool = True,
 ) -> str:
     """Create (or reuse) the dataset repo `repo_id` and upload the records as Parquet shards with a dataset
-    card, in one commit. Returns the repo URL. The token is `token`, else `HF_TOKEN` or the saved login;
+    card (unless `upload_card=False`: the repo's README.md is then left as it is), in one commit. Returns the
+    repo URL. `shuffle=False` splits in file order (see `hub_files`). The token is `token`, else `HF_TOKEN` or
+    the saved login;
     `api` replaces the `HfApi` client (another endpoint, a test double). A Hub that cannot be reached or
     that refuses the push raises `HubError`, one line, before or instead of the commit."""
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
@@ -171,15 +180,19 @@ def push_to_hub(
         run_summary=run_summary,
         text_fields=text_fields,
         hub_card=hub_card,
+        shuffle=shuffle,
     )
+    files = dict(upload.files)
+    if not upload_card:
+        del files["README.md"]
     api = api or HfApi()
     try:
         repo_url = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True, token=token)
-        stale = [path for path in _existing_shards(api, repo_id, token) if path not in upload.files]
+        stale = [path for path in _existing_shards(api, repo_id, token) if path not in files]
         api.create_commit(
             repo_id,
             operations=[
-                *(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in upload.files.items()),
+                *(CommitOperationAdd(path_in_repo=path, path_or_fileobj=data) for path, data in files.items()),
                 *(CommitOperationDelete(path_in_repo=path) for path in stale),
             ],
             commit_message=commit_message,

@@ -4,8 +4,9 @@ prompts, languages and output file, and the checks of the prompts of later steps
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -64,14 +65,59 @@ class LabelDefinition(BaseModel):
     description: str = Field(min_length=1)
 
 
-# Every dataset config by its `dataset_type`, filled as the classes are defined (see DatasetConfig).
-CONFIG_TYPES: dict[str, type[DatasetConfig]] = {}
+T = TypeVar("T")
+
+
+class TypeRegistry(MutableMapping[str, T]):
+    """Things by dataset type name. A name may also have aliases (Datafast 0.0.36's names for the same
+    types, such as `instruction_dataset` for `ultrachat`): looking an alias up finds what its name finds,
+    while iterating (and listing the names in an error) gives each type once, by its own name."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, T] = {}
+        self.aliases: dict[str, str] = {}
+
+    def name_of(self, name: str) -> str:
+        """The type's own name for `name` (itself, or what the alias stands for)."""
+        return self.aliases.get(name, name)
+
+    def add_alias(self, alias: str, name: str) -> None:
+        """Make `alias` find what `name` finds; a TypeError if it is taken by another type."""
+        taken = self.aliases.get(alias, alias if alias in self._items else None)
+        if taken is not None and taken != name:
+            raise TypeError(f"dataset_type {alias!r} is taken by {taken!r}")
+        self.aliases[alias] = name
+
+    def __getitem__(self, name: str) -> T:
+        return self._items[self.name_of(name)]
+
+    def __setitem__(self, name: str, value: T) -> None:
+        self._items[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        del self._items[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"TypeRegistry({self._items!r}, aliases={self.aliases!r})"
+
+
+# Every dataset config by its `dataset_type` (and 0.0.36's name for it, where different), filled as the
+# classes are defined (see DatasetConfig).
+CONFIG_TYPES: TypeRegistry[type[DatasetConfig]] = TypeRegistry()
 
 
 class DatasetConfig(BaseModel):
     """Fields every dataset type shares. Subclasses name their mandatory placeholders and default prompts,
     and declare `dataset_type: Literal["name"] = "name"`: defining such a subclass registers it under that
-    name (`CONFIG_TYPES`), which is how a config file's `dataset_type:` finds it."""
+    name (`CONFIG_TYPES`), which is how a config file's `dataset_type:` finds it. A subclass whose type
+    Datafast 0.0.36 named otherwise lists that name in `dataset_type_aliases`: it then finds the same class,
+    and a config given it reads `dataset_type` as the type's own name."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -84,6 +130,10 @@ class DatasetConfig(BaseModel):
     default_prompts: ClassVar[tuple[str, ...]] = ()
     # The field that holds the first-step prompts, for error messages.
     prompts_field: ClassVar[str] = "prompts"
+    # Other names of this type's `dataset_type` (Datafast 0.0.36's), accepted for it.
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ()
+    # A `{name}` a prompt may write for another one (0.0.36's names): alias -> the placeholder it stands for.
+    placeholder_aliases: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -94,6 +144,15 @@ class DatasetConfig(BaseModel):
             if registered is not None and registered.__qualname__ != cls.__qualname__:  # (a reload is not)
                 raise TypeError(f"dataset_type {name!r} is taken by {registered.__qualname__}")
             CONFIG_TYPES[name] = cls
+            for alias in cls.dataset_type_aliases:
+                CONFIG_TYPES.add_alias(alias, name)
+
+    @field_validator("dataset_type", mode="before")
+    @classmethod
+    def _own_type_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and value in cls.dataset_type_aliases:
+            return cls.model_fields["dataset_type"].default
+        return value
 
     prompts: list[str] | None = None
     num_samples_per_prompt: int = Field(default=5, ge=1, le=100)
@@ -136,11 +195,12 @@ class DatasetConfig(BaseModel):
         used_optional: set[str] = set()
         placeholders = self.expansion.placeholders
         for i, template in enumerate(self.templates()):
+            written_as = {self.placeholder_aliases[n] for n in template.mandatory if n in self.placeholder_aliases}
             check_template(
                 template,
                 where=f"{self.prompts_field}[{i}]",
                 allowed=self.mandatory_placeholders,
-                required=required,
+                required=required - written_as,
                 optional_values=placeholders,
             )
             used_optional |= template.optional

@@ -18,7 +18,9 @@ class UltrachatDatasetConfig(DatasetConfig):
     it is reworded in the voice of a persona (picked from `personas` with `expansion.seed`), then a
     simulated assistant answers and the simulated user follows up, until the conversation has its number
     of turns (drawn between `min_turns` and `max_turns`, with the seed; set both equal for a fixed count).
-    A turn is one user message and the assistant's answer to it.
+    A turn is one user message and the assistant's answer to it. With `conversation_continuation_prob`
+    (Datafast 0.0.36's way), a conversation instead has `min_turns` turns and goes on to each further one,
+    up to `max_turns`, with that probability; the draws use the seed too, so counts are exact before the run.
     """
 
     mandatory_placeholders: ClassVar[dict[str, str]] = {
@@ -66,6 +68,7 @@ class UltrachatDatasetConfig(DatasetConfig):
 
     prompts_field: ClassVar[str] = "question_generation_prompts"
 
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ("instruction_dataset",)
     dataset_type: Literal["ultrachat"] = "ultrachat"
     domain: str = Field(default="Science, Technology, Engineering, and Mathematics", min_length=1)
     topics_and_subtopics: dict[str, list[str]]
@@ -83,6 +86,7 @@ class UltrachatDatasetConfig(DatasetConfig):
     )
     min_turns: int = Field(default=1, ge=1, le=20)
     max_turns: int = Field(default=3, ge=1, le=20)
+    conversation_continuation_prob: float | None = Field(default=None, ge=0.0, le=1.0)
     question_generation_prompts: list[str] | None = None
     persona_question_reformulation_prompt: str | None = None
     simulated_assistant_prompt: str | None = None

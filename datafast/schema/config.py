@@ -39,6 +39,7 @@ class ClassificationDatasetConfig(DatasetConfig):
         "num_samples": "the number of texts to write, num_samples_per_prompt",
         "label_name": "the class name",
         "label_description": "the class description",
+        "labels_listing": "the names of all classes, comma-separated",
         "language_name": "the language name, e.g. English",
         "language_code": "the language code, e.g. en",
     }
@@ -81,6 +82,7 @@ class RawDatasetConfig(DatasetConfig):
         "Each must read like a real {document_type}, with its own angle, details and length.",
     )
 
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ("text",)
     dataset_type: Literal["raw_text"] = "raw_text"
     document_types: list[str]
     topics: list[str]

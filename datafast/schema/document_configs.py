@@ -3,6 +3,7 @@ generic pipeline over input rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, Field, field_serializer, field_validator, model_validator
@@ -17,8 +18,8 @@ class MCQDatasetConfig(SourceFields, DatasetConfig):
     """A multiple-choice question dataset from source documents.
 
     Documents come from a Hugging Face dataset (`hf_dataset_name`, or a `save_to_disk` folder), a local
-    JSONL, CSV or Parquet file (`local_file_path`) or a list (`input_rows`); `text_column` holds the text,
-    the optional `context_column` extra context given to the LLM with it. Documents whose text is shorter
+    JSONL, JSON, CSV, Parquet or text file (`local_file_path`) or a list (`input_rows`); `text_column` holds
+    the text, the optional `context_column` extra context given to the LLM with it. Documents whose text is shorter
     than `min_document_length` or longer than `max_document_length` characters are skipped, and
     `sample_count` keeps the first N that remain. For every document × language (× prompt × optional-
     placeholder draw), one request writes `num_samples_per_prompt` questions with their correct answer;
@@ -60,6 +61,7 @@ class MCQDatasetConfig(SourceFields, DatasetConfig):
         **LANGUAGE_PLACEHOLDERS,
     }
 
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ("mcq_dataset",)
     dataset_type: Literal["mcq"] = "mcq"
     text_column: str = Field(min_length=1)
     context_column: str | None = Field(default=None, min_length=1)
@@ -105,10 +107,12 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
 
     Rows come from the same sources as MCQ (`hf_dataset_name`, `local_file_path` or `input_rows`). Each
     prompt uses `{column}` placeholders for the `input_columns` it reads (plus `{num_samples}`,
-    `{language_name}` and `{{optional}}` ones); for every row × language (× prompt × optional draw), one
-    request asks for `num_samples_per_prompt` outputs, each with the `output_columns` (strings) or the fields
-    of `output_model` (a Pydantic model; in a config file, its import path `package.module.Model`). Each
-    output is a record with the `forward_columns` of its row copied in.
+    `{language_name}` (or 0.0.36's `{language}`, unless a column has that name) and `{{optional}}` ones); for
+    every row × language (× prompt × optional draw), one request asks for `num_samples_per_prompt` outputs,
+    each with the `output_columns` (strings) or the fields of `output_model` (a Pydantic model; in a config
+    file, its import path `package.module.Model`). Each output is a record with the `forward_columns` of its
+    row copied in. `skip_function` (a function of the row's column values, or in a config file its import
+    path) returning True leaves a row out: it is not asked, nor counted.
     """
 
     builtin_placeholders: ClassVar[dict[str, str]] = {
@@ -116,19 +120,28 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
         **LANGUAGE_PLACEHOLDERS,
     }
 
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ("generic_pipeline_dataset",)
     dataset_type: Literal["generic_pipeline"] = "generic_pipeline"
     input_columns: list[str] = Field(min_length=1)
     forward_columns: list[str] | None = None
     output_columns: list[str] | None = None
     output_model: type[BaseModel] | str | None = None
+    skip_function: Callable[[dict[str, Any]], bool] | None = None
     num_samples_per_prompt: int = Field(default=1, ge=1, le=100)
     output_file: str = Field(default="generic_pipeline.jsonl", min_length=1)
 
     @property
     def mandatory_placeholders(self) -> dict[str, str]:  # type: ignore[override]
-        """The `{names}` a prompt may use: the input columns, then `{num_samples}` and the language."""
+        """The `{names}` a prompt may use: the input columns, then `{num_samples}` and the language (also as
+        0.0.36's `{language}`, unless an input column is called so)."""
         columns = {name: f"the row's {name!r} column (input_columns)" for name in self.input_columns}
-        return {**columns, **self.builtin_placeholders}
+        language = {} if "language" in columns else {"language": "the language name, as {language_name}"}
+        return {**columns, **self.builtin_placeholders, **language}
+
+    @property
+    def placeholder_aliases(self) -> dict[str, str]:  # type: ignore[override]
+        """`{language}` (Datafast 0.0.36's name) stands for `{language_name}`, unless it is an input column."""
+        return {} if "language" in self.input_columns else {"language": "language_name"}
 
     @field_validator("input_columns", "forward_columns", "output_columns")
     @classmethod
@@ -168,6 +181,27 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
     @field_serializer("output_model")
     def _dump_output_model(self, model: type[BaseModel] | None) -> str | None:
         return None if model is None else f"{model.__module__}.{model.__qualname__}"
+
+    @field_validator("skip_function", mode="before")
+    @classmethod
+    def _import_skip_function(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            function = _import_object(value, "skip_function", "my_package.filters.skip_row")
+            if not callable(function):
+                raise ValueError(f"skip_function {value!r} is not a function")
+            return function
+        if value is not None and not callable(value):
+            raise ValueError(
+                f"skip_function must be a function of a row (a dict of its columns) returning True to skip it, "
+                f"got {type(value).__name__}"
+            )
+        return value
+
+    @field_serializer("skip_function")
+    def _dump_skip_function(self, function: Callable[[dict[str, Any]], bool] | None) -> str | None:
+        if function is None:
+            return None
+        return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
 
     @model_validator(mode="before")
     @classmethod
@@ -215,16 +249,22 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
 
 def _import_model(path: str) -> type[BaseModel]:
     """The Pydantic model at `package.module.Model` (or `package.module:Model`)."""
+    model = _import_object(path, "output_model", "my_package.models.Answer")
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise ValueError(f"output_model {path!r} is not a Pydantic model class")
+    return model
+
+
+def _import_object(path: str, field: str, example: str) -> Any:
+    """What `package.module.name` (or `package.module:name`) names (None if the module has no such name), for
+    the config field `field`."""
     import importlib
 
     module_name, sep, name = path.replace(":", ".").rpartition(".")
     if not sep or not module_name or not all(IDENTIFIER.match(part) for part in path.replace(":", ".").split(".")):
-        raise ValueError(f"output_model {path!r} is not an import path such as 'my_package.models.Answer'")
+        raise ValueError(f"{field} {path!r} is not an import path such as {example!r}")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ValueError(f"output_model {path!r}: cannot import {module_name!r}: {exc}") from None
-    model = getattr(module, name, None)
-    if not (isinstance(model, type) and issubclass(model, BaseModel)):
-        raise ValueError(f"output_model {path!r} is not a Pydantic model class")
-    return model
+        raise ValueError(f"{field} {path!r}: cannot import {module_name!r}: {exc}") from None
+    return getattr(module, name, None)

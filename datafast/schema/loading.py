@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from datafast.errors import ConfigError
 
@@ -33,14 +34,19 @@ def read_config_mapping(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def describe_validation_error(error: ValidationError, source: str) -> str:
-    """One line per problem: `source: field.path: message`."""
+def describe_validation_error(error: ValidationError, source: str, model: type[BaseModel] | None = None) -> str:
+    """One line per problem: `source: field.path: message`. An unknown field of `model` (the config class)
+    is named with the field it probably means."""
     lines = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field (check its spelling)"
+            if model is not None and len(item["loc"]) == 1:
+                close = difflib.get_close_matches(str(item["loc"][0]), list(model.model_fields), n=1)
+                if close:
+                    message = f"unknown field (did you mean {close[0]!r}?)"
         lines.append(f"{source}: {where}: {message}")
     return "\n".join(lines)
 
@@ -64,4 +70,4 @@ def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
     try:
         return config_class.model_validate(data), llms
     except ValidationError as exc:
-        raise ConfigError(describe_validation_error(exc, str(path))) from None
+        raise ConfigError(describe_validation_error(exc, str(path), config_class)) from None

@@ -47,6 +47,7 @@ class PreferenceDatasetConfig(DatasetConfig):
 
     prompts_field: ClassVar[str] = "question_generation_prompts"
 
+    dataset_type_aliases: ClassVar[tuple[str, ...]] = ("preference_dataset",)
     dataset_type: Literal["preference"] = "preference"
     input_documents: list[str] | None = None
     # Or documents from a file or a Hugging Face dataset (read with datafast.sources), one per row.
@@ -91,8 +92,8 @@ class PreferenceDatasetConfig(DatasetConfig):
         sources = [n for n in ("input_documents", "local_file_path", "hf_dataset_name") if getattr(self, n) is not None]
         if not sources:
             raise ValueError(
-                "no documents: give input_documents (a list of texts), local_file_path (.jsonl, .csv or .parquet, "
-                "with text_column) or hf_dataset_name (a Hugging Face dataset or a save_to_disk folder)"
+                "no documents: give input_documents (a list of texts), local_file_path (.jsonl, .json, .csv, .parquet "
+                "or .txt, with text_column) or hf_dataset_name (a Hugging Face dataset or a save_to_disk folder)"
             )
         if len(sources) > 1:
             raise ValueError(f"give only one source of documents, not {' and '.join(sources)}")

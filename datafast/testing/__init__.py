@@ -1,10 +1,11 @@
 """A local LLM server for tests and benchmarks.
 
-It speaks the OpenAI chat-completions, Anthropic messages, Gemini generateContent and Ollama chat wire formats
-on 127.0.0.1, answers structured-output requests with JSON valid against the requested schema, can add latency
-and inject faults (429, 500, hangs, dropped connections, malformed or truncated JSON, prose replaced by dates
-and codes or emptied), can enforce and advertise per-minute request and token limits the way OpenAI and
-Anthropic do (``rpm_limit``, ``tpm_limit``), and logs every request.
+It speaks the OpenAI chat-completions (as OpenAI, Mistral and OpenRouter serve it), Anthropic messages, Gemini
+generateContent and Ollama chat wire formats on 127.0.0.1, answers structured-output requests with JSON valid
+against the requested schema, can add latency and inject faults (429, 500, hangs, dropped connections, malformed
+or truncated JSON, prose replaced by dates and codes or emptied), can enforce and advertise per-minute request
+and token limits the way OpenAI and Anthropic do (``rpm_limit``, ``tpm_limit``), and logs every request with
+the sampling parameters it carried.
 
     from datafast.testing import LLMTestServer
 

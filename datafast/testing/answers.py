@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from datafast.testing import words
@@ -23,6 +23,10 @@ class ParsedRequest:
     max_tokens: int | None = None
     tool_name: str | None = None
     stream: bool = False
+    # The sampling parameters the request carried, under its wire format's names (temperature, top_p,
+    # frequency_penalty, reasoning_effort, ...): logged so that tests can see what reached the server.
+    params: dict[str, Any] = field(default_factory=dict)
+    usage_cost: bool = False  # OpenRouter: the request asks for its cost in the answer's usage
 
 
 @dataclass(slots=True)

@@ -1,4 +1,4 @@
-"""The aiohttp application: generation routes for four protocols, fault injection and control routes."""
+"""The aiohttp application: generation routes for each protocol, fault injection and control routes."""
 
 from __future__ import annotations
 
@@ -120,6 +120,7 @@ async def _serve(
     phash = prompt_hash(req.model, req.prompt_text)
     record.model, record.prompt_hash, record.schema_requested = req.model, phash, req.schema is not None
     record.max_tokens = req.max_tokens
+    record.params = req.params
     record.has_auth, record.api_key_sha256 = key is not None, key_hash(key) if key else None
     if behavior.log_bodies:
         record.prompt_text = req.prompt_text
@@ -264,11 +265,13 @@ def create_app(state: ServerState | None = None) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = state or ServerState()
     openai = _generation_handler(PROTOCOLS["openai"])
+    openrouter = _generation_handler(PROTOCOLS["openrouter"])
     anthropic = _generation_handler(PROTOCOLS["anthropic"])
     gemini = _generation_handler(PROTOCOLS["gemini"])
     ollama = _generation_handler(PROTOCOLS["ollama"])
     for prefix in ("", "/v1"):
-        app.router.add_post(f"{prefix}/chat/completions", openai)
+        app.router.add_post(f"{prefix}/chat/completions", openai)  # also Mistral's
+    app.router.add_post("/api/v1/chat/completions", openrouter)
     app.router.add_post("/v1/messages", anthropic)
     app.router.add_post("/messages", anthropic)
     for prefix in ("", "/v1beta", "/v1"):

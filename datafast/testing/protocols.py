@@ -1,4 +1,5 @@
-"""Request parsing and response/error shapes of the four wire formats the test server speaks."""
+"""Request parsing and response/error shapes of the wire formats the test server speaks (OpenAI chat completions,
+also as OpenRouter and Mistral use it, Anthropic messages, Gemini generateContent, Ollama chat)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,40 @@ def _messages_text(messages: Any, key: str = "content") -> list[str]:
 
 def _positive_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _params(body: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    """The sampling parameters among ``names`` that ``body`` (a mapping) sets."""
+    if not isinstance(body, dict):
+        return {}
+    return {name: body[name] for name in names if body.get(name) is not None}
+
+
+# Sampling parameters logged per wire format (see ``ParsedRequest.params``).
+_OPENAI_PARAMS = (
+    "temperature",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "reasoning_effort",
+    "reasoning",
+    "seed",
+)
+_ANTHROPIC_PARAMS = ("temperature", "top_p", "top_k", "thinking")
+_GEMINI_PARAMS = (
+    "temperature",
+    "topP",
+    "topK",
+    "frequencyPenalty",
+    "presencePenalty",
+    "thinkingConfig",
+    "top_p",
+    "top_k",
+    "frequency_penalty",
+    "presence_penalty",
+    "thinking_config",
+)
+_OLLAMA_PARAMS = ("temperature", "top_p", "top_k", "frequency_penalty", "presence_penalty", "repeat_penalty", "seed")
 
 
 def _bearer(value: str | None) -> str | None:
@@ -104,6 +139,7 @@ class OpenAIProtocol(Protocol):
             max_tokens=_positive_int(body.get("max_completion_tokens")) or _positive_int(body.get("max_tokens")),
             tool_name=tool_name,
             stream=bool(body.get("stream")),
+            params=_params(body, _OPENAI_PARAMS),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
@@ -141,6 +177,31 @@ class OpenAIProtocol(Protocol):
         return body
 
 
+class OpenRouterProtocol(OpenAIProtocol):
+    """``POST /api/v1/chat/completions`` (OpenRouter): OpenAI's format, with the routed vendor named in the
+    answer and, when the request asks for it (``usage: {include: true}``, as LiteLLM always does), the
+    request's cost in ``usage.cost`` (a made-up price: one microdollar a token)."""
+
+    name = "openrouter"
+
+    def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        body = super().success(req, answer, seq)
+        body["provider"] = req.model.split("/")[0] if "/" in req.model else "test"
+        if req.usage_cost:
+            body["usage"]["cost"] = (answer.prompt_tokens + answer.completion_tokens) * OPENROUTER_PRICE_PER_TOKEN
+        return body
+
+    def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
+        req = super().parse(body, path_model)
+        usage = body.get("usage")
+        req.usage_cost = isinstance(usage, dict) and bool(usage.get("include"))
+        return req
+
+
+# What the test server's OpenRouter charges (in ``usage.cost``) per prompt or completion token.
+OPENROUTER_PRICE_PER_TOKEN = 1e-6
+
+
 class AnthropicProtocol(Protocol):
     """``POST /v1/messages`` (Anthropic messages), in both structured-output modes."""
 
@@ -172,6 +233,7 @@ class AnthropicProtocol(Protocol):
             max_tokens=_positive_int(body.get("max_tokens")),
             tool_name=tool_name,
             stream=bool(body.get("stream")),
+            params=_params(body, _ANTHROPIC_PARAMS),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
@@ -228,6 +290,7 @@ class GeminiProtocol(Protocol):
             schema=schema,
             json_mode=schema is not None or mime == "application/json",
             max_tokens=_positive_int(limit),
+            params=_params(config, _GEMINI_PARAMS),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
@@ -277,6 +340,7 @@ class OllamaProtocol(Protocol):
             json_mode=bool(fmt),
             max_tokens=_positive_int(options.get("num_predict")),
             stream=bool(body.get("stream")),
+            params=_params(options, _OLLAMA_PARAMS),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
@@ -296,5 +360,5 @@ class OllamaProtocol(Protocol):
 
 
 PROTOCOLS: dict[str, Protocol] = {
-    p.name: p for p in (OpenAIProtocol(), AnthropicProtocol(), GeminiProtocol(), OllamaProtocol())
+    p.name: p for p in (OpenAIProtocol(), OpenRouterProtocol(), AnthropicProtocol(), GeminiProtocol(), OllamaProtocol())
 }

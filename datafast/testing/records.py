@@ -30,7 +30,8 @@ class RequestRecord:
     request is in flight). ``prompt_text`` and ``content`` are empty when ``log_bodies`` is off.
     ``api_key_sha256`` is the SHA-256 of the key sent (see :func:`key_hash`), never the key itself.
     ``rate_limited`` marks a 429 sent because ``rpm_limit``/``tpm_limit`` was exceeded (its ``outcome`` is
-    ``"429"``, as for an injected one).
+    ``"429"``, as for an injected one). ``params`` are the request's sampling parameters under its wire
+    format's names (``temperature``, ``frequency_penalty``, ``reasoning_effort``, Gemini's ``topP``, ...).
     """
 
     seq: int
@@ -51,6 +52,7 @@ class RequestRecord:
     rate_limited: bool = False
     status: int = 0
     end: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:

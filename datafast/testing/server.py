@@ -116,8 +116,13 @@ class LLMTestServer:
 
     @property
     def openai_base(self) -> str:
-        """``url + "/v1"``, the ``api_base`` for OpenAI-compatible clients."""
+        """``url + "/v1"``, the ``api_base`` for OpenAI-compatible clients (and Mistral's)."""
         return self.url + "/v1"
+
+    @property
+    def openrouter_base(self) -> str:
+        """``url + "/api/v1"``, the ``api_base`` for OpenRouter clients (as ``https://openrouter.ai/api/v1``)."""
+        return self.url + "/api/v1"
 
     # -- control ----------------------------------------------------------------------------------------
 
