@@ -4,11 +4,13 @@
 output file (its records, dropped records, summary and report) to the run folder and opens it in the browser
 (`datafast.outputs.viewer.inspect_dataset`). Every function here does that for its dataset and returns the
 page's path. The page has its own filters and sorting; `random` is accepted for 0.0.36's scripts and has no
-effect on the page.
+effect on the page. A dataset whose output file does not exist yet but whose `data_rows` were set by hand
+(as 0.0.36's examples did) is shown from those rows, written to a temporary folder.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +35,21 @@ def inspect_dataset(dataset: Any, random: bool = False, open_browser: bool = Tru
             "the dataset viewer (datafast.outputs.viewer) is not part of this datafast installation, so "
             f"there is nothing to inspect with ({exc}); `datafast inspect FILE` prints the dataset's report"
         ) from exc
-    return write_and_open(dataset, open_browser=open_browser)
+    return write_and_open(_hand_made_rows_file(dataset) or dataset, open_browser=open_browser)
+
+
+def _hand_made_rows_file(dataset: Any) -> Path | None:
+    """A temporary JSONL file of `dataset.data_rows` when they were set by hand: the output file does not
+    exist, so the rows are not a run's. None otherwise (the viewer reads the output file)."""
+    config = getattr(dataset, "config", None)
+    output_file = getattr(config, "output_file", None)
+    if output_file is None or Path(output_file).exists() or not getattr(dataset, "data_rows", None):
+        return None
+    from datafast.outputs import write_jsonl
+
+    path = Path(tempfile.mkdtemp(prefix="datafast-inspect-")) / Path(output_file).name
+    write_jsonl(path, dataset.data_rows)
+    return path
 
 
 def inspect_classification_dataset(dataset: ClassificationDataset, random: bool = False) -> Path:

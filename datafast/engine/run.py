@@ -8,6 +8,7 @@ cleaning rules drop go to `sentiment.dropped.jsonl` (see `datafast.engine.sink`)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,6 +34,7 @@ from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 from datafast.outputs import JsonlFile
 from datafast.quality.cleaner import RESAMPLE_REASONS
+from datafast.schema.data_rows import is_v0036_line
 
 if TYPE_CHECKING:
     from datafast.schema.data_rows import DatasetRow
@@ -41,6 +43,8 @@ log = logging.getLogger("datafast")
 
 # Characters per token in English prose, for estimates made before anything is sent.
 CHARS_PER_TOKEN = 4
+# The store's note of how many Datafast 0.0.36 records the output began with when it was adopted.
+V0036_RECORDS = "v0036_records"
 
 
 def config_fingerprint(dataset: ChainSource) -> str:
@@ -101,13 +105,27 @@ def check_output_path(path: Path) -> None:
 def load_rows(dataset: ChainSource, model_ids: set[str] | None) -> list[DatasetRow]:
     """The records the output file holds from these models (all of them for None). The file holds one
     config's records only (a changed config is refused), so this is what a run with these providers made
-    or resumed."""
-    return [
-        dataset.record_class.model_validate(line)
-        for line in JsonlFile(dataset.config.output_file).read()
-        if line.get("dataset_type") == dataset.config.dataset_type
-        and (model_ids is None or line.get("model_id") in model_ids)
-    ]
+    or resumed, after the Datafast 0.0.36 records of an adopted 0.0.36 output (all of them, whatever their
+    model; lines that are not this dataset's records are not)."""
+    rows = []
+    kind = dataset.config.dataset_type
+    for line in JsonlFile(dataset.config.output_file).read():
+        if is_v0036_line(line):
+            # Another type's 0.0.36 record is not this dataset's (an output holding one is never adopted).
+            with contextlib.suppress(ValidationError):
+                rows.append(dataset.record_class.model_validate({**line, "dataset_type": kind}))
+        elif line.get("dataset_type") == kind and (model_ids is None or line.get("model_id") in model_ids):
+            rows.append(dataset.record_class.model_validate(line))
+    return rows
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        if size == 0:
+            return True
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"
 
 
 class DatasetRun:
@@ -158,7 +176,16 @@ class DatasetRun:
             with self._open_store() as store:
                 cleaning = self.dataset.cleaning().model_dump(mode="json")
                 written_with = store.get_meta("cleaning")
-                self.sink.scan(reclean=written_with is not None and written_with != cleaning)
+                reclean = written_with is not None and written_with != cleaning
+                if reclean and store.get_meta(V0036_RECORDS):
+                    # Moving records means rewriting the output, and datafast never rewrites 0.0.36's lines.
+                    log.warning(
+                        "%s begins with Datafast 0.0.36 records, which datafast never rewrites: the changed "
+                        "cleaning rules apply to new records only",
+                        output,
+                    )
+                    reclean = False
+                self.sink.scan(reclean=reclean)
                 with self.sink:
                     store.set_meta("cleaning", cleaning)
                     stats = await self._schedule(store)
@@ -260,40 +287,95 @@ class DatasetRun:
         return store
 
     def _adopt_output(self, store: RunStore) -> None:
-        """An output without its run store: its requests are marked done if its records are this config's
-        (a deleted run folder, a copied output); otherwise it is refused."""
+        """An output without its run store (a deleted run folder, a copied output, a Datafast 0.0.36 output)
+        is adopted when every line is a record of this config; otherwise it is refused, untouched.
+
+        A datafast record must come from one of this config's first requests: that request is marked done
+        and not asked again. A Datafast 0.0.36 record (`is_v0036_line`) must validate as this dataset's
+        record and carry values this config asks for (its label, document type, topic, language, ...): it
+        stays as it is, counts as a record (`data_rows` returns it) and, as 0.0.36 did not record which
+        prompt made it, every request of the run is still asked (0.0.36 appended a new run's records too)."""
         output = self.sink.output.path
-        first = {
-            item.key: (item.step, item.provider.name)
-            for binding in self.bindings
-            for item in (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
-        }
+        first: dict[str, tuple[str, str]] = {}
+        asked: dict[str, set[str]] = {"language": set()}  # record field -> the values this config asks for
+        for binding in self.bindings:
+            for ask in self.dataset.first_asks():
+                item = work_item(ask, binding, follow_up=False)
+                first[item.key] = (item.step, item.provider.name)
+                asked["language"].add(ask.origin.language)
+                for name, value in ask.origin.fields.items():
+                    asked.setdefault(name, set()).add(value)
         requests: set[str] = set()
-        others = 0
+        others = legacy = 0
         for number, line in enumerate(self.sink.output.read(), start=1):
             request = line.get("request_id")
-            if not (isinstance(request, str) and "uuid" in line and "dataset_type" in line):
+            if isinstance(request, str) and "uuid" in line and "dataset_type" in line:
+                if request in first:
+                    requests.add(request)
+                else:
+                    others += 1
+                continue
+            problem = self._v0036_problem(line, asked)
+            if problem is not None:
                 raise ConfigError(
-                    f"{output} was not written by datafast (line {number} is not a datafast record; a Datafast "
-                    "0.0.36 output has no request_id and cannot be resumed). datafast never modifies a file it "
-                    "did not write: name another output_file, or move this file away"
+                    f"{output} was not written by datafast (line {number} {problem}). datafast never modifies a "
+                    "file it did not write, and adopts a Datafast 0.0.36 output only when every line is a "
+                    "record of this config: name another output_file, or move this file away"
                 )
-            if request in first:
-                requests.add(request)
-            else:
-                others += 1
+            legacy += 1
         if others:
             raise ConfigError(
                 f"{output} has no run folder ({self.folder}) and {others} of its records were not made by this "
                 "config's requests: it holds another config's records, or its run folder was deleted. Restore "
                 "the run folder, use another output_file, or start over with --overwrite"
             )
+        if legacy and not _ends_with_newline(output):
+            raise ConfigError(
+                f"{output} ends with an incomplete line (no line end) after {legacy} Datafast 0.0.36 records; "
+                "resuming would cut it off, and datafast never modifies a line it did not write: complete or "
+                "delete that last line, then run again"
+            )
         store.adopt({key: first[key] for key in requests})
-        log.warning(
-            "%s had no run folder: %d requests whose records it holds are taken as done and not asked again",
-            output,
-            len(requests),
-        )
+        if requests:
+            log.warning(
+                "%s had no run folder: %d requests whose records it holds are taken as done and not asked again",
+                output,
+                len(requests),
+            )
+        if legacy:
+            store.set_meta(V0036_RECORDS, legacy)
+            log.warning(
+                "%s is a Datafast 0.0.36 output: its %d records stay as they are and count as records of this "
+                "dataset; 0.0.36 did not record which prompt made them, so the run still asks its %d requests and "
+                "adds their records after them",
+                output,
+                legacy,
+                self.total - len(requests),
+            )
+
+    def _v0036_problem(self, line: dict[str, Any], asked: dict[str, set[str]]) -> str | None:
+        """Why `line` is not a Datafast 0.0.36 record of this config (None: it is one)."""
+        if not is_v0036_line(line):
+            return "is not a datafast record, nor one Datafast 0.0.36 wrote"
+        name = type(self.dataset).__name__
+        try:
+            row = self.dataset.record_class.model_validate({**line, "dataset_type": self.dataset.config.dataset_type})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            return f"is a Datafast 0.0.36 record but not a {name} record: {where + ': ' if where else ''}{error['msg']}"
+        for field, values in asked.items():
+            # 0.0.36 numbered input rows by position only: a document_id from it may differ from ours.
+            if field == "document_id" or field not in type(row).model_fields:
+                continue
+            value = getattr(row, field)
+            if isinstance(value, str) and value and value not in values:
+                allowed = ", ".join(sorted(values)[:10])
+                return (
+                    f"is a Datafast 0.0.36 record of another config: its {field} {value!r} is not one this "
+                    f"config asks for ({allowed})"
+                )
+        return None
 
     def _write_summary(self, stats: RunStats, store: RunStore, *, interrupted: bool) -> None:
         summary = {
