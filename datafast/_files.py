@@ -1,10 +1,17 @@
-"""Writing a file whole or not at all."""
+"""Files of a run: where its folder is, and writing a file whole or not at all."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+
+def run_folder(output_file: str | Path) -> Path:
+    """The run folder of an output file (`x.jsonl` → `x.datafast/`), where its store, summary, report and
+    viewer go. Symlinks are followed: every name of one file has one run."""
+    path = Path(output_file).resolve()
+    return path.with_name(path.stem + ".datafast")
 
 
 def write_atomically(path: str | Path, content: bytes | Callable[[Path], object], *, durable: bool = True) -> Path:

@@ -7,7 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
+from datafast._files import run_folder
 from datafast.errors import DatafastError
+
+__all__ = ["LOCK_NAME", "RunInUseError", "RunLock", "clear_folder", "run_folder"]
 
 try:
     import fcntl
@@ -19,12 +22,6 @@ LOCK_NAME = "lock"
 
 class RunInUseError(DatafastError):
     """Another process is running the same output (it holds the run folder's lock)."""
-
-
-def run_folder(output_file: str | Path) -> Path:
-    """The run folder of an output file. Symlinks are followed: every name of one file has one run."""
-    path = Path(output_file).resolve()
-    return path.with_name(path.stem + ".datafast")
 
 
 def clear_folder(folder: Path) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from datafast._files import write_atomically
+from datafast._files import run_folder, write_atomically
 from datafast.errors import ConfigError
 from datafast.outputs.dropped import dropped_path
 from datafast.quality.records import guess_text_fields
@@ -48,16 +48,9 @@ SERVED_SUFFIXES = (".html", ".png", ".json")
 SERVED_EXCLUDED = frozenset({"store.sqlite"})
 
 
-def run_folder_of(output_file: str | Path) -> Path:
-    """The run folder of an output file, as `datafast.engine.folder.run_folder` names it (the outputs layer
-    does not import the engine; tests/test_viewer.py checks the two agree)."""
-    path = Path(output_file).resolve()
-    return path.with_name(path.stem + ".datafast")
-
-
 def viewer_path(output_file: str | Path) -> Path:
     """Where the viewer page of an output file goes: `x.datafast/viewer.html`."""
-    return run_folder_of(output_file) / VIEWER_NAME
+    return run_folder(output_file) / VIEWER_NAME
 
 
 # -- the data the page embeds --------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def viewer_data(output_file: str | Path) -> dict[str, Any]:
     records (with a `reason` column), the run summary, the report, the plots as data URIs, and notes on what
     is missing. A missing or unreadable output file is a `ConfigError` naming it."""
     path = Path(output_file)
-    folder = run_folder_of(path)
+    folder = run_folder(path)
     records = list(read_records(path))
     notes: list[str] = []
     report = _read_json(folder / "report.json")
