@@ -58,26 +58,19 @@ def load_dataset_from_source(
     sample_count: int | None = None,
     text_column: str = "text",
 ) -> list[dict[str, Any]]:
-    """The rows of a Hugging Face dataset (its `train` split) or of a local `.jsonl`, `.csv`, `.parquet` or
-    `.txt` file (one row per non-empty line, in `text_column`), the first `sample_count` of them, as dicts.
-    Errors are `ConfigError`s (a `ValueError`, as 0.0.36 raised) naming the file, the column or the row."""
+    """The rows of a Hugging Face dataset (its `train` split) or of a local `.jsonl`, `.json`, `.csv`,
+    `.parquet` or `.txt` file (one row per non-empty line, in `text_column`), the first `sample_count` of
+    them, as dicts. Errors are `ConfigError`s (a `ValueError`, as 0.0.36 raised) naming the file, the column
+    or the row."""
     if not hf_dataset_name and not local_file_path:
         raise ConfigError("give hf_dataset_name or local_file_path")
-    if local_file_path and not hf_dataset_name and Path(local_file_path).suffix.lower() == ".txt":
-        try:
-            lines = Path(local_file_path).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"local_file_path {local_file_path!r}: cannot read the file: {exc}") from None
-        texts = [line.strip() for line in lines if line.strip()]
-        if not texts:
-            raise ConfigError(f"{local_file_path} is empty (0 rows): give a source with at least one row")
-        rows = load_source_rows(input_rows=texts, text_column=text_column, sample_count=sample_count)
-    else:
-        rows = load_source_rows(
-            hf_dataset_name=hf_dataset_name or None,
-            local_file_path=None if hf_dataset_name else local_file_path,
-            sample_count=sample_count,
-        )
+    text_file = not hf_dataset_name and Path(str(local_file_path)).suffix.lower() == ".txt"
+    rows = load_source_rows(
+        hf_dataset_name=hf_dataset_name or None,
+        local_file_path=None if hf_dataset_name else local_file_path,
+        text_column=text_column if text_file else None,  # 0.0.36 used it for text files only
+        sample_count=sample_count,
+    )
     return [row.values for row in rows]
 
 

@@ -457,6 +457,8 @@ def test_utils_count_like_the_run_and_read_sources(tmp_path):
 
     (tmp_path / "lines.txt").write_text("first\n\nsecond\n")
     (tmp_path / "rows.csv").write_text("id,body\n7,hello\n8,world\n")
+    (tmp_path / "rows.json").write_text('{"body": "one"}\n{"body": "two"}\n')  # 0.0.36 read .json as JSONL
+    assert load_dataset_from_source(local_file_path=str(tmp_path / "rows.json")) == [{"body": "one"}, {"body": "two"}]
     assert load_dataset_from_source(local_file_path=str(tmp_path / "lines.txt"), text_column="doc") == [
         {"doc": "first"},
         {"doc": "second"},
