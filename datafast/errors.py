@@ -19,8 +19,8 @@ class MissingAPIKeyError(ConfigError):
     """A provider was built without an API key and its environment variable is not set."""
 
 
-class ProviderError(DatafastError):
-    """An LLM provider failed to give a usable answer."""
+class ProviderError(DatafastError, RuntimeError):
+    """An LLM provider failed to give a usable answer. (A RuntimeError too, as the original Datafast raised.)"""
 
 
 class InvalidResponseError(ProviderError):

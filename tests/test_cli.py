@@ -111,7 +111,7 @@ def test_a_provider_built_for_planning_never_sends(llm_server, tmp_path):
             "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: openai, api_key: sk-1}]\n",
             "do not put api_key in a config file; set OPENAI_API_KEY",
         ),
-        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: mistral}]\n", "'mistral'"),
+        ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: mistrall}]\n", "'mistrall'"),
         ("dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: openai}]\n", "OPENAI_API_KEY"),
         (
             "dataset_type: raw_text\ndocument_types: [a]\ntopics: [b]\nllms: [{provider: ollama, temprature: 1}]\n",
