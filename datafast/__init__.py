@@ -27,9 +27,11 @@ if TYPE_CHECKING:
         AnthropicProvider,
         GeminiProvider,
         LocalProvider,
+        MistralProvider,
         OllamaProvider,
         OpenAICompatibleProvider,
         OpenAIProvider,
+        OpenRouterProvider,
     )
     from datafast.logger_config import configure_logger
     from datafast.schema.config import (
@@ -58,8 +60,8 @@ _EXPORTS = {
     "datafast.engine": ("RetryPolicy",),
     "datafast.errors": ("ConfigError", "DatafastError", "MissingAPIKeyError", "ProviderError"),
     "datafast.llms": (
-        "AnthropicProvider", "GeminiProvider", "LocalProvider", "OllamaProvider", "OpenAICompatibleProvider",
-        "OpenAIProvider",
+        "AnthropicProvider", "GeminiProvider", "LocalProvider", "MistralProvider", "OllamaProvider",
+        "OpenAICompatibleProvider", "OpenAIProvider", "OpenRouterProvider",
     ),
     "datafast.logger_config": ("configure_logger",),
     "datafast.schema.config": (
@@ -82,9 +84,11 @@ __all__ = [
     "MCQDataset",
     "MCQDatasetConfig",
     "MissingAPIKeyError",
+    "MistralProvider",
     "OllamaProvider",
     "OpenAICompatibleProvider",
     "OpenAIProvider",
+    "OpenRouterProvider",
     "PreferenceDataset",
     "PreferenceDatasetConfig",
     "PromptExpansionConfig",

@@ -151,6 +151,9 @@ def test_inspect_dataset_writes_the_page_into_the_run_folder(run_output, capsys)
     assert inspect_dataset(str(path), open_browser=False) == page
     with pytest.raises(Exception, match="takes a dataset or an output file path, got int"):
         inspect_dataset(3)
+    capsys.readouterr()
+    assert dataset.inspect(open_browser=False) == page  # the dataset's own method, 0.0.36's name
+    assert capsys.readouterr().out == f"viewer written: {page} (open it in a browser)\n"
 
 
 def test_a_file_without_a_run_folder_is_shown_with_notes(tmp_path):

@@ -243,6 +243,15 @@ class DatasetBase(ABC):
         self.stats = await run.execute()
         return self
 
+    def inspect(self, random: bool = False, *, open_browser: bool = True) -> Path:
+        """Write the dataset viewer of the output (one self-contained HTML page: records with search,
+        filters and paging, dropped records with their reasons, the run summary and the report) into the run
+        folder and open it in a browser; where none can be opened, its path is printed. Returns the page's
+        path. (`random` is 0.0.36's argument; the viewer shows every record and has its own ordering.)"""
+        from datafast.outputs.viewer import inspect_dataset
+
+        return inspect_dataset(self, open_browser=open_browser)
+
     def to_jsonl(self, filepath: str | Path, rows: Sequence[DatasetRow] | None = None, append: bool = False) -> None:
         """Write `rows` (default: `data_rows`) to `filepath`, one JSON line each: the file is replaced
         atomically (complete or untouched), or with `append=True` the lines are added at its end in one write.
