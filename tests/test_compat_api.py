@@ -358,8 +358,8 @@ def test_skip_function_rows_are_not_asked_and_language_is_filled(openai_env, tmp
 
     config = pipeline_config(tmp_path, skip_function=skip)
     dataset = GenericPipelineDataset(config)
-    assert [r["id"] for r in seen] == ["r1", "r2", "r3"]
     assert [r.document_id for r in dataset.rows] == ["r2", "r3"]
+    assert [r["id"] for r in seen] == ["r1", "r2", "r3"]
     llm = OpenAIProvider()
     assert dataset.get_num_expected_rows([llm]) == 2 * 2
     dataset.generate([llm], show_progress=False)
@@ -370,9 +370,11 @@ def test_skip_function_rows_are_not_asked_and_language_is_filled(openai_env, tmp
     assert config.model_dump(mode="json")["skip_function"].endswith("skip")
 
     with pytest.raises(ConfigError, match="skip_function skips every one of the 3 rows"):
-        GenericPipelineDataset(pipeline_config(tmp_path, skip_function=lambda row: True))
+        GenericPipelineDataset(pipeline_config(tmp_path, skip_function=lambda row: True)).get_num_expected_rows()
     with pytest.raises(ConfigError, match="skip_function raised KeyError on row 0"):
-        GenericPipelineDataset(pipeline_config(tmp_path, skip_function=lambda row: row["missing"]))
+        GenericPipelineDataset(
+            pipeline_config(tmp_path, skip_function=lambda row: row["missing"])
+        ).get_num_expected_rows()
     with pytest.raises(ValidationError, match="skip_function must be a function"):
         pipeline_config(tmp_path, skip_function=3)
 
@@ -435,7 +437,7 @@ def test_json_lines_and_txt_sources(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('[{"a": 1}, "b"]')
     with pytest.raises(ConfigError, match="item 1 of the array is a str"):
-        GenericPipelineDataset(pipeline_config(tmp_path, local_file_path=str(bad)))
+        GenericPipelineDataset(pipeline_config(tmp_path, local_file_path=str(bad))).get_num_expected_rows()
 
 
 # -- classification: {labels_listing} ------------------------------------------------------------------------
@@ -471,9 +473,7 @@ def test_preference_evolution_llm_evolves_the_questions(openai_env, tmp_path):
     dataset = PreferenceDataset(config)
     question, chosen, rejected = OpenAIProvider(), OpenAIProvider("gpt-4.1"), OpenAIProvider("gpt-4o-mini")
     evolution = OpenAIProvider("gpt-5-mini")
-    plan = plan_run(
-        dataset, {"question": question, "chosen": chosen, "rejected": rejected, "evolution": evolution}
-    )
+    plan = plan_run(dataset, {"question": question, "chosen": chosen, "rejected": rejected, "evolution": evolution})
     assert plan.requests_by_role == {"question": 2, "chosen": 4, "rejected": 4, "evolution": 4}
     assert {p.name: p.requests for p in plan.providers}["openai/gpt-5-mini"] == 4
     dataset.generate(question, chosen, rejected, evolution_llm=evolution, show_progress=False, retry=FAST_RETRY)
@@ -487,9 +487,7 @@ def test_preference_evolution_llm_evolves_the_questions(openai_env, tmp_path):
     plain = plan_run(dataset, {"question": question, "chosen": chosen, "rejected": rejected})
     assert {p.name: p.requests for p in plain.providers}["openai/gpt-4.1-mini"] == 6
 
-    unevolved = PreferenceDataset(
-        PreferenceDatasetConfig(input_documents=DOCS, output_file=str(tmp_path / "q.jsonl"))
-    )
+    unevolved = PreferenceDataset(PreferenceDatasetConfig(input_documents=DOCS, output_file=str(tmp_path / "q.jsonl")))
     with pytest.raises(ConfigError, match="evolution_llm is given but evol_instruct is false"):
         unevolved.generate(question, chosen, rejected, evolution_llm=evolution)
 
@@ -565,3 +563,49 @@ def test_push_to_hub_with_0036_arguments(openai_env, tmp_path, monkeypatch):
         dataset.push_to_hub("me/shuffled", token="hf_x", train_size=0.5, shuffle=True)
         assert "README.md" in hub.files["me/shuffled"]
     assert messages == ["first push", "Upload dataset generated with datafast"]
+
+
+# -- the 0.0.36 sdist's examples (benchmarks/run_036_examples.py runs them all) ----------------------------
+
+
+def test_generic_pipeline_output_columns_default_to_generated_text(openai_env, tmp_path):
+    # generic_pipeline_row_model_example.py: a config without output_columns, as 0.0.36 allowed.
+    from datafast.utils import create_generic_pipeline_row_model
+
+    config = pipeline_config(tmp_path, output_columns=None, forward_columns=None)
+    assert config.output_columns == ["generated_text"]
+    row = create_generic_pipeline_row_model(config)(review="x", generated_text="a summary", model_id="gpt-4")
+    assert row.generated_text == "a summary"
+    GenericPipelineDataset(config).generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
+    records = read_jsonl(config.output_file)
+    assert len(records) == 3 * 2 and all(r["generated_text"] for r in records)
+    with pytest.raises(ValidationError, match="not both"):
+        pipeline_config(tmp_path, output_model=City)
+
+
+def test_source_datasets_are_built_without_reading_their_source(openai_env, tmp_path, monkeypatch):
+    # show_dataset_examples.py builds an MCQDataset over "dummy.jsonl" (which does not exist) only to show
+    # rows set by hand; 0.0.36 read the source in generate, and so does datafast now (still before asking).
+    monkeypatch.chdir(tmp_path)
+    mcq = MCQDataset(MCQDatasetConfig(text_column="source_document", local_file_path="dummy.jsonl"))
+    mcq.data_rows = []
+    pipeline = GenericPipelineDataset(pipeline_config(tmp_path, local_file_path="dummy.jsonl"))
+    preference = PreferenceDataset(PreferenceDatasetConfig(local_file_path="dummy.jsonl", llm_as_judge=False))
+    for dataset in (mcq, pipeline):
+        with pytest.raises(ConfigError, match=r"'dummy\.jsonl': file not found"):
+            dataset.generate(OpenAIProvider(), show_progress=False)
+    with pytest.raises(ConfigError, match=r"'dummy\.jsonl': file not found"):
+        preference.generate(OpenAIProvider(), OpenAIProvider(), OpenAIProvider(), show_progress=False)
+    assert openai_env.requests() == []
+
+
+def test_an_ultrachat_config_without_topics_builds_and_asks_for_one_when_run(openai_env, tmp_path, monkeypatch):
+    # show_dataset_examples.py: UltrachatDataset(UltrachatDatasetConfig()) only holds rows set by hand.
+    monkeypatch.chdir(tmp_path)
+    dataset = UltrachatDataset(UltrachatDatasetConfig())
+    assert dataset.config.topics_and_subtopics == {}
+    with pytest.raises(ConfigError, match="topics_and_subtopics is empty: give at least one topic"):
+        dataset.get_num_expected_rows()
+    with pytest.raises(ConfigError, match="topics_and_subtopics is empty"):
+        dataset.generate(OpenAIProvider(), show_progress=False)
+    assert openai_env.requests() == []

@@ -155,18 +155,20 @@ def test_on_answer_fans_out_one_ask_per_question_and_rejects_repeats(tmp_path):
         ({"min_document_length": 5000, "max_document_length": 9000}, "no row of .* is left after the length filters"),
     ],
 )
-def test_bad_source_is_refused_before_any_request(llm_server, tmp_path, overrides, message):
+def test_bad_source_is_refused_before_any_request(openai_env, tmp_path, overrides, message):
+    dataset = MCQDataset(mcq_config(tmp_path, **overrides))  # reads nothing yet, as in 0.0.36
     with pytest.raises(ConfigError, match=message):
-        MCQDataset(mcq_config(tmp_path, **overrides))
-    assert llm_server.requests() == []
+        dataset.generate(OpenAIProvider(), show_progress=False)
+    assert openai_env.requests() == []
 
 
 def test_empty_or_missing_source_is_refused(tmp_path):
     (tmp_path / "empty.jsonl").write_text("")
     with pytest.raises(ConfigError, match=r"is empty \(0 rows\)"):
-        MCQDataset(mcq_config(tmp_path, local_file_path=str(tmp_path / "empty.jsonl")))
+        MCQDataset(mcq_config(tmp_path, local_file_path=str(tmp_path / "empty.jsonl"))).get_num_expected_rows()
+    missing = MCQDataset(mcq_config(tmp_path, local_file_path=str(tmp_path / "nope.csv")))
     with pytest.raises(ConfigError, match="file not found"):
-        MCQDataset(mcq_config(tmp_path, local_file_path=str(tmp_path / "nope.csv")))
+        missing.get_num_expected_rows()
 
 
 @pytest.mark.parametrize(

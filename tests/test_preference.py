@@ -359,7 +359,7 @@ def test_a_bad_document_file_is_refused_before_anything_is_sent(llm_server, tmp_
     make(path)
     config = pref_config(tmp_path / "o.jsonl", input_documents=None, local_file_path=str(path), min_document_length=10)
     with pytest.raises(ConfigError, match=message):
-        PreferenceDataset(config)
+        PreferenceDataset(config).documents()
     assert llm_server.requests() == []
 
 
@@ -386,4 +386,4 @@ def test_documents_from_a_hugging_face_dataset_saved_to_disk(all_env, tmp_path):
     rows = rows_of(tmp_path / "hf.jsonl")
     assert len(rows) == 4 and {r.document_id for r in rows} == {"hf-0", "hf-1"}
     with pytest.raises(ConfigError, match="text_column 'text' is not a column of Hugging Face dataset"):
-        PreferenceDataset(config.model_copy(update={"text_column": "text"}))
+        PreferenceDataset(config.model_copy(update={"text_column": "text"})).documents()

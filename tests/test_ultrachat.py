@@ -140,7 +140,6 @@ def test_optional_placeholders_and_custom_prompts(openai_env, tmp_path):
         ({"max_turns": 0}, "max_turns"),
         ({"min_turns": 0}, "min_turns"),
         ({"min_turns": 3, "max_turns": 2}, "min_turns \\(3\\) is above max_turns \\(2\\)"),
-        ({"topics_and_subtopics": {}}, "at least one topic"),
         ({"topics_and_subtopics": {"Astronomy": []}}, "'Astronomy' has no subtopics"),
         ({"personas": []}, "personas is empty"),
         ({"num_samples": 0}, "num_samples"),

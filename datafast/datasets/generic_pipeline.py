@@ -4,6 +4,7 @@ model), and chosen input columns forwarded into the records."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -61,7 +62,8 @@ class GenericPipelineDataset(DatasetBase):
     """Runs the config's prompts over every input row × language × prompt × optional-placeholder
     combination with every provider; each request gives `num_samples_per_prompt` outputs, each a record
     (validated against a record model built for the config: `record_class`). The rows are read, their
-    columns checked and `skip_function` applied when the dataset is built, before anything is sent."""
+    columns checked and `skip_function` applied when first needed (`rows`: counting or generating), before
+    anything is sent; building the dataset reads nothing, as in 0.0.36."""
 
     config_class: ClassVar[type[GenericPipelineDatasetConfig]] = GenericPipelineDatasetConfig
     record_class: ClassVar[type[GenericPipelineRow]] = GenericPipelineRow
@@ -72,12 +74,19 @@ class GenericPipelineDataset(DatasetBase):
 
     def __init__(self, config: GenericPipelineDatasetConfig) -> None:
         super().__init__(config)
-        columns = {name: "input_columns" for name in config.input_columns}
-        columns |= {name: "forward_columns" for name in config.forward_columns or [] if name not in columns}
-        self.rows: list[SourceRow] = self._kept(load_config_rows(config, columns=columns))
-        self._rows_by_index = {row.index: row for row in self.rows}
         self.record_class = record_model(config)  # type: ignore[misc]
         self._response_model = outputs_model(config)
+
+    @cached_property
+    def rows(self) -> list[SourceRow]:
+        """The input rows `skip_function` keeps, read and checked on first use."""
+        columns = {name: "input_columns" for name in self.config.input_columns}
+        columns |= {name: "forward_columns" for name in self.config.forward_columns or [] if name not in columns}
+        return self._kept(load_config_rows(self.config, columns=columns))
+
+    @cached_property
+    def _rows_by_index(self) -> dict[int, SourceRow]:
+        return {row.index: row for row in self.rows}
 
     def _kept(self, rows: list[SourceRow]) -> list[SourceRow]:
         """The rows `skip_function` does not skip (all without one): the others are never asked nor counted."""

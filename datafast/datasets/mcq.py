@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model
@@ -76,8 +77,9 @@ def distinct_answers(correct: str, incorrect: list[str]) -> list[str]:
 class MCQDataset(DatasetBase):
     """Generates `MCQRow`s: for every source document × language × prompt × optional-placeholder
     combination and every provider, `num_samples_per_prompt` questions, each with its correct answer and
-    three incorrect ones from a second request. The documents are read (and checked) when the dataset is
-    built, so a bad source fails before anything is sent."""
+    three incorrect ones from a second request. The documents are read (and checked) when first needed
+    (`rows`: counting or generating), so a bad source fails before anything is sent; building the dataset
+    reads nothing, as in 0.0.36, whose scripts build one over a file they never use."""
 
     config_class: ClassVar[type[MCQDatasetConfig]] = MCQDatasetConfig
     record_class: ClassVar[type[MCQRow]] = MCQRow
@@ -86,10 +88,12 @@ class MCQDataset(DatasetBase):
     step_name: ClassVar[str] = "questions"
     config: MCQDatasetConfig
 
-    def __init__(self, config: MCQDatasetConfig) -> None:
-        super().__init__(config)
+    @cached_property
+    def rows(self) -> list[SourceRow]:
+        """The source documents, read and checked on first use."""
+        config = self.config
         columns = {config.context_column: "context_column"} if config.context_column else {}
-        self.rows: list[SourceRow] = load_config_rows(
+        return load_config_rows(
             config,
             text_column=config.text_column,
             columns=columns,
@@ -181,7 +185,7 @@ class MCQDataset(DatasetBase):
 
     def get_num_expected_rows(self, llms: LLMs = None, source_data_num_rows: int | None = None) -> int:
         """One record per question: documents × languages × prompts × num_samples × providers, exact: the
-        documents are those read when the dataset was built (after the length filters and `sample_count`).
+        documents are those read from the source (after the length filters and `sample_count`).
         `source_data_num_rows` is Datafast 0.0.36's argument for a count it could not know; it is checked
         against the documents found, and a difference is logged as a warning."""
         if source_data_num_rows is not None:

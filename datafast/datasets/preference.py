@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -98,17 +99,15 @@ class PreferenceDataset(DatasetBase):
     hub_card: ClassVar[HubCard] = HubCard("preference (DPO)")
     config: PreferenceDatasetConfig
 
-    def __init__(self, config: PreferenceDatasetConfig) -> None:
-        super().__init__(config)
-        self._documents = self._load_documents()
-
     def documents(self) -> list[tuple[str, str]]:
         """(document id, text) of every source document: its `id` column when the source has one, else
         its index in the source."""
         return self._documents
 
-    def _load_documents(self) -> list[tuple[str, str]]:
-        # Read once, when the dataset is built, so a bad source is reported before anything is sent.
+    @cached_property
+    def _documents(self) -> list[tuple[str, str]]:
+        # Read once, when first needed (counting or generating), so a bad source is reported before anything
+        # is sent; building the dataset reads nothing, as in 0.0.36.
         from datafast.sources import load_source_rows
 
         c = self.config

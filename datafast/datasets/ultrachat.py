@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from datafast.datasets.base import Ask, DatasetBase, LLMs, MandatoryCombination, Outcome, PromptRequest
 from datafast.datasets.chains import branch, clean, entries_model, numbered, render, seeded_rng, text_model
 from datafast.datasets.registry import register
+from datafast.errors import ConfigError
 from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import UltrachatDatasetConfig
@@ -69,6 +70,11 @@ class UltrachatDataset(DatasetBase):
     config: UltrachatDatasetConfig
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:
+        if not self.config.topics_and_subtopics:
+            raise ConfigError(
+                "topics_and_subtopics is empty: give at least one topic with its subtopics, e.g. "
+                "{'Physics': ['optics', 'gravity']}"
+            )
         return [
             MandatoryCombination(
                 placeholders={

@@ -71,7 +71,8 @@ class UltrachatDatasetConfig(DatasetConfig):
     dataset_type_aliases: ClassVar[tuple[str, ...]] = ("instruction_dataset",)
     dataset_type: Literal["ultrachat"] = "ultrachat"
     domain: str = Field(default="Science, Technology, Engineering, and Mathematics", min_length=1)
-    topics_and_subtopics: dict[str, list[str]]
+    # Empty (0.0.36's default) builds, to hold rows set by hand; counting or generating then asks for a topic.
+    topics_and_subtopics: dict[str, list[str]] = Field(default_factory=dict)
     personas: list[str] = Field(
         default_factory=lambda: [
             "a curious high-school student",
@@ -107,8 +108,6 @@ class UltrachatDatasetConfig(DatasetConfig):
     @field_validator("topics_and_subtopics")
     @classmethod
     def _check_topics(cls, topics: dict[str, list[str]]) -> dict[str, list[str]]:
-        if not topics:
-            raise ValueError("give at least one topic with its subtopics, e.g. {'Physics': ['optics', 'gravity']}")
         for topic, subtopics in topics.items():
             if not topic.strip():
                 raise ValueError("a topic name is empty")

@@ -110,9 +110,10 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
     `{language_name}` (or 0.0.36's `{language}`, unless a column has that name) and `{{optional}}` ones); for
     every row × language (× prompt × optional draw), one request asks for `num_samples_per_prompt` outputs,
     each with the `output_columns` (strings) or the fields of `output_model` (a Pydantic model; in a config
-    file, its import path `package.module.Model`). Each output is a record with the `forward_columns` of its
-    row copied in. `skip_function` (a function of the row's column values, or in a config file its import
-    path) returning True leaves a row out: it is not asked, nor counted.
+    file, its import path `package.module.Model`); with neither, one string `generated_text` (0.0.36's
+    default). Each output is a record with the `forward_columns` of its row copied in. `skip_function` (a
+    function of the row's column values, or in a config file its import path) returning True leaves a row
+    out: it is not asked, nor counted.
     """
 
     builtin_placeholders: ClassVar[dict[str, str]] = {
@@ -206,6 +207,8 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
     @model_validator(mode="before")
     @classmethod
     def _require_prompts(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("output_columns") is None and data.get("output_model") is None:
+            data = {**data, "output_columns": ["generated_text"]}  # 0.0.36's default output
         if isinstance(data, dict) and not data.get("prompts"):
             raise ValueError(
                 "prompts is missing: write the prompt to run over each row, using its columns as {column} "
@@ -215,10 +218,10 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
 
     @model_validator(mode="after")
     def _check_pipeline(self) -> Self:
-        if (self.output_columns is None) == (self.output_model is None):
+        if self.output_columns is not None and self.output_model is not None:
             raise ValueError(
                 "give either output_columns (names of the text fields to generate) or output_model (a Pydantic "
-                "model), not " + ("both" if self.output_columns else "neither")
+                "model), not both"
             )
         outputs = self.output_names()
         forward = self.forward_columns or []
