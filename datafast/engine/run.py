@@ -9,12 +9,10 @@ cleaning rules drop go to `sentiment.dropped.jsonl` (see `datafast.engine.sink`)
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
@@ -22,6 +20,7 @@ from pydantic import ValidationError
 from datafast._files import write_atomically
 from datafast.engine.folder import RunLock, clear_folder, run_folder
 from datafast.engine.ledger import RunStats
+from datafast.engine.ownership import V0036_RECORDS, check_output_path, open_run_store
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.runner import Scheduler, Stream
@@ -43,15 +42,6 @@ log = logging.getLogger("datafast")
 
 # Characters per token in English prose, for estimates made before anything is sent.
 CHARS_PER_TOKEN = 4
-# The store's note of how many Datafast 0.0.36 records the output began with when it was adopted.
-V0036_RECORDS = "v0036_records"
-
-
-def config_fingerprint(dataset: ChainSource) -> str:
-    # Cleaning settings change what is kept, not what is asked: a rerun with other ones resumes.
-    config = dataset.config.model_dump(mode="json", exclude={"output_file", "cleaning"})
-    blob = json.dumps({"type": type(dataset).__name__, "config": config}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -88,20 +78,6 @@ def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, A
     return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
-def check_output_path(path: Path) -> None:
-    """A clear error, before anything is sent, when the output file cannot be written where it is named."""
-    if path.is_dir():
-        raise ConfigError(f"output_file {path} is a folder; name a file in it, e.g. {path / 'data.jsonl'}")
-    if path.exists() and not path.is_file():
-        raise ConfigError(f"output_file {path} is not a regular file (a device, a pipe, ...); name a .jsonl file")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"output_file {path}: its folder cannot be made ({exc.strerror})") from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ConfigError(f"output_file {path}: no permission to write there")
-
-
 def load_rows(dataset: ChainSource, model_ids: set[str] | None) -> list[DatasetRow]:
     """The records the output file holds from these models (all of them for None). The file holds one
     config's records only (a changed config is refused), so this is what a run with these providers made
@@ -117,15 +93,6 @@ def load_rows(dataset: ChainSource, model_ids: set[str] | None) -> list[DatasetR
         elif line.get("dataset_type") == kind and (model_ids is None or line.get("model_id") in model_ids):
             rows.append(dataset.record_class.model_validate(line))
     return rows
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        if size == 0:
-            return True
-        handle.seek(size - 1)
-        return handle.read(1) == b"\n"
 
 
 class DatasetRun:
@@ -173,7 +140,7 @@ class DatasetRun:
                 output.unlink(missing_ok=True)
                 self.sink.dropped.path.unlink(missing_ok=True)
                 clear_folder(self.folder)
-            with self._open_store() as store:
+            with open_run_store(self.dataset, output, self.folder, self._first_items) as store:
                 cleaning = self.dataset.cleaning().model_dump(mode="json")
                 written_with = store.get_meta("cleaning")
                 reclean = written_with is not None and written_with != cleaning
@@ -194,6 +161,11 @@ class DatasetRun:
         self.dataset.report = self._report()
         self._raise_if_nothing_worked(stats, self.total)
         return stats
+
+    def _first_items(self) -> Iterator[tuple[WorkItem, Ask]]:
+        for binding in self.bindings:
+            for ask in self.dataset.first_asks():
+                yield work_item(ask, binding, follow_up=False), ask
 
     @property
     def total(self) -> int:
@@ -256,126 +228,6 @@ class DatasetRun:
                         f"than {provider.name}'s context window of {window:,} tokens; shorten it or its "
                         f"placeholder values (the prompt starts: {start!r})"
                     )
-
-    def _open_store(self) -> RunStore:
-        """The run store, after checking that the output belongs to this run: written by it with this
-        config, or (its run folder gone) holding records of this config's requests, which are adopted.
-        Anything else is refused before any request: a file we did not write is never modified."""
-        fingerprint = config_fingerprint(self.dataset)
-        output = self.sink.output.path
-        has_records = output.exists() and output.stat().st_size > 0
-        store = RunStore(self.folder / "store.sqlite")
-        try:
-            previous = store.get_meta("config_fingerprint")
-            if previous is not None and previous != fingerprint:
-                if has_records:
-                    raise ConfigError(
-                        f"{output} holds records of a different config (run folder {self.folder}). Use another "
-                        "output_file, or delete it and start again: generate(..., overwrite=True), or "
-                        "--overwrite on the command line."
-                    )
-                store.close()
-                clear_folder(self.folder)
-                store = RunStore(self.folder / "store.sqlite")
-            elif previous is None and has_records:
-                self._adopt_output(store)
-            store.set_meta("config_fingerprint", fingerprint)
-            store.set_meta("config", self.dataset.config.model_dump(mode="json"))
-        except BaseException:
-            store.close()
-            raise
-        return store
-
-    def _adopt_output(self, store: RunStore) -> None:
-        """An output without its run store (a deleted run folder, a copied output, a Datafast 0.0.36 output)
-        is adopted when every line is a record of this config; otherwise it is refused, untouched.
-
-        A datafast record must come from one of this config's first requests: that request is marked done
-        and not asked again. A Datafast 0.0.36 record (`is_v0036_line`) must validate as this dataset's
-        record and carry values this config asks for (its label, document type, topic, language, ...): it
-        stays as it is, counts as a record (`data_rows` returns it) and, as 0.0.36 did not record which
-        prompt made it, every request of the run is still asked (0.0.36 appended a new run's records too)."""
-        output = self.sink.output.path
-        first: dict[str, tuple[str, str]] = {}
-        asked: dict[str, set[str]] = {"language": set()}  # record field -> the values this config asks for
-        for binding in self.bindings:
-            for ask in self.dataset.first_asks():
-                item = work_item(ask, binding, follow_up=False)
-                first[item.key] = (item.step, item.provider.name)
-                asked["language"].add(ask.origin.language)
-                for name, value in ask.origin.fields.items():
-                    asked.setdefault(name, set()).add(value)
-        requests: set[str] = set()
-        others = legacy = 0
-        for number, line in enumerate(self.sink.output.read(), start=1):
-            request = line.get("request_id")
-            if isinstance(request, str) and "uuid" in line and "dataset_type" in line:
-                if request in first:
-                    requests.add(request)
-                else:
-                    others += 1
-                continue
-            problem = self._v0036_problem(line, asked)
-            if problem is not None:
-                raise ConfigError(
-                    f"{output} was not written by datafast (line {number} {problem}). datafast never modifies a "
-                    "file it did not write, and adopts a Datafast 0.0.36 output only when every line is a "
-                    "record of this config: name another output_file, or move this file away"
-                )
-            legacy += 1
-        if others:
-            raise ConfigError(
-                f"{output} has no run folder ({self.folder}) and {others} of its records were not made by this "
-                "config's requests: it holds another config's records, or its run folder was deleted. Restore "
-                "the run folder, use another output_file, or start over with --overwrite"
-            )
-        if legacy and not _ends_with_newline(output):
-            raise ConfigError(
-                f"{output} ends with an incomplete line (no line end) after {legacy} Datafast 0.0.36 records; "
-                "resuming would cut it off, and datafast never modifies a line it did not write: complete or "
-                "delete that last line, then run again"
-            )
-        store.adopt({key: first[key] for key in requests})
-        if requests:
-            log.warning(
-                "%s had no run folder: %d requests whose records it holds are taken as done and not asked again",
-                output,
-                len(requests),
-            )
-        if legacy:
-            store.set_meta(V0036_RECORDS, legacy)
-            log.warning(
-                "%s is a Datafast 0.0.36 output: its %d records stay as they are and count as records of this "
-                "dataset; 0.0.36 did not record which prompt made them, so the run still asks its %d requests and "
-                "adds their records after them",
-                output,
-                legacy,
-                self.total - len(requests),
-            )
-
-    def _v0036_problem(self, line: dict[str, Any], asked: dict[str, set[str]]) -> str | None:
-        """Why `line` is not a Datafast 0.0.36 record of this config (None: it is one)."""
-        if not is_v0036_line(line):
-            return "is not a datafast record, nor one Datafast 0.0.36 wrote"
-        name = type(self.dataset).__name__
-        try:
-            row = self.dataset.record_class.model_validate({**line, "dataset_type": self.dataset.config.dataset_type})
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(part) for part in error["loc"])
-            return f"is a Datafast 0.0.36 record but not a {name} record: {where + ': ' if where else ''}{error['msg']}"
-        for field, values in asked.items():
-            # 0.0.36 numbered input rows by position only: a document_id from it may differ from ours.
-            if field == "document_id" or field not in type(row).model_fields:
-                continue
-            value = getattr(row, field)
-            if isinstance(value, str) and value and value not in values:
-                allowed = ", ".join(sorted(values)[:10])
-                return (
-                    f"is a Datafast 0.0.36 record of another config: its {field} {value!r} is not one this "
-                    f"config asks for ({allowed})"
-                )
-        return None
 
     def _write_summary(self, stats: RunStats, store: RunStore, *, interrupted: bool) -> None:
         summary = {
