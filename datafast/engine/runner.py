@@ -256,6 +256,7 @@ class Scheduler:
                         f"(RetryPolicy.max_rate_limit_wait is {self.policy.max_rate_limit_wait:.0f}s): "
                         f"{failure.message}; run again later",
                     )
+                self.stats.wait_notice(item.provider.name, None)
                 return None
             delay = self.policy.delay(failure, item.rate_limit_waits, self.rng)
             if failure.retry_after is not None and failure.retry_after > self.policy.max_delay:
