@@ -8,7 +8,7 @@ import itertools
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,12 @@ def _type_fields(kind: Any, config: Any) -> tuple[str, ...] | None:
     return (dataset_class.quality_fields_of(config) or None) if dataset_class is not None else None
 
 
+def typed_record(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The first record that names its dataset type (a file that began as a Datafast 0.0.36 output starts
+    with lines that do not), else the first record; None for no records."""
+    return next((r for r in records if r.get("dataset_type")), records[0] if records else None)
+
+
 def _dataset_class(kind: Any) -> Any:
     """The dataset type named `kind` (a `dataset_type` read from a record or a config); None if unknown."""
     from datafast.datasets.registry import DATASET_TYPES
@@ -254,7 +260,8 @@ def push_file(
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else None
     classes = (config or {}).get("classes")
     class_names = [c["name"] for c in classes] if classes else None
-    dataset_class = _dataset_class(records[0].get("dataset_type")) if records else None
+    first = typed_record(records)
+    dataset_class = _dataset_class(first.get("dataset_type")) if first is not None else None
     label_field = dataset_class.label_field if dataset_class is not None else None
     if class_names is None and label_field:
         class_names = sorted({str(r[label_field]) for r in records if label_field in r})
@@ -268,7 +275,7 @@ def push_file(
         token=token,
         class_names=class_names,
         run_summary=summary,
-        text_fields=text_fields_of(records[0], config_path, folder) if records else None,
+        text_fields=text_fields_of(first, config_path, folder) if first is not None else None,
     )
     print(f"pushed {len(records)} records to {url}")
     return 0

@@ -205,3 +205,12 @@ def test_dataset_push_to_hub_and_cli_push(llm_server, monkeypatch, tmp_path, cap
         assert main(["push", str(output), "--repo", "me/cli", "--train-size", "2", "--token-env", "MY_HUB_TOKEN"]) == 2
         assert "train_size is 2.0" in " ".join(capsys.readouterr().err.split())
     json.dumps(dataset.config.model_dump(mode="json"))
+
+
+def test_push_takes_the_dataset_type_from_the_first_record_that_names_one():
+    from datafast.data_commands import typed_record
+
+    v0036 = {"text": "an old line", "label": "positive", "model_id": "gpt-4"}
+    ours = {"text": "a new one", "label": "negative", "dataset_type": "text_classification"}
+    assert typed_record([v0036, ours]) is ours
+    assert typed_record([v0036]) is v0036 and typed_record([]) is None
