@@ -160,3 +160,19 @@ def test_directory_instead_of_file(tmp_path):
     folder.mkdir()
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_dataset_config(folder)
+
+
+def test_a_relative_local_file_path_is_also_found_beside_the_config_file(tmp_path, monkeypatch):
+    from datafast.schema.loading import load_dataset_config
+
+    folder = tmp_path / "project"
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "docs.jsonl").write_text('{"text": "A document about rivers and their deltas."}\n')
+    config = folder / "mcq.yaml"
+    config.write_text("dataset_type: mcq\nlocal_file_path: data/docs.jsonl\ntext_column: text\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    loaded, _ = load_dataset_config(config)
+    assert loaded.local_file_path == str(folder / "data" / "docs.jsonl")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "docs.jsonl").write_text('{"text": "x"}\n')
+    assert load_dataset_config(config)[0].local_file_path == "data/docs.jsonl"  # the working directory first

@@ -52,7 +52,8 @@ def describe_validation_error(error: ValidationError, source: str, model: type[B
 
 
 def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
-    """A dataset config from a file, of the type its `dataset_type` names, and the file's `llms:` entries."""
+    """A dataset config from a file, of the type its `dataset_type` names, and the file's `llms:` entries. A
+    relative `local_file_path` is read from the working directory, else from beside the config file."""
     from datafast.schema.config import CONFIG_TYPES
 
     data = read_config_mapping(path)
@@ -61,6 +62,11 @@ def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
         raise ConfigError(
             f"{path}: llms must be a list of mappings, e.g. [{{provider: openai, model_id: gpt-4.1-mini}}]"
         )
+    source = data.get("local_file_path")
+    if isinstance(source, str) and not Path(source).is_absolute() and not Path(source).exists():
+        beside = Path(path).parent / source  # a path written relative to the config file itself
+        if beside.exists():
+            data["local_file_path"] = str(beside)
     dataset_type = data.get("dataset_type")
     if dataset_type is None:
         raise ConfigError(f"{path}: dataset_type is missing; use one of: {', '.join(CONFIG_TYPES)}")
