@@ -5,7 +5,8 @@ generateContent and Ollama chat wire formats on 127.0.0.1, answers structured-ou
 against the requested schema, can add latency and inject faults (429, 500, hangs, dropped connections, malformed
 or truncated JSON, prose replaced by dates and codes or emptied), can enforce and advertise per-minute request
 and token limits the way OpenAI and Anthropic do (``rpm_limit``, ``tpm_limit``), and logs every request with
-the sampling parameters it carried.
+the sampling parameters it carried. It also runs OpenAI's and Anthropic's batch APIs (see
+:mod:`datafast.testing.batches`).
 
     from datafast.testing import LLMTestServer
 
@@ -15,6 +16,7 @@ the sampling parameters it carried.
 """
 
 from datafast.testing.app import ServerState, create_app
+from datafast.testing.batches import BatchEvent
 from datafast.testing.behavior import FAULTS, Fault, Outcome, ServerBehavior
 from datafast.testing.rate_limits import RateLimiter
 from datafast.testing.records import RequestRecord, ServerStats, key_hash, prompt_hash
@@ -23,6 +25,7 @@ from datafast.testing.server import LLMTestServer
 
 __all__ = [
     "FAULTS",
+    "BatchEvent",
     "Fault",
     "LLMTestServer",
     "Outcome",

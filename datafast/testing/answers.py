@@ -42,6 +42,7 @@ class Answer:
     malformed: bool = False
     prompt_tokens: int = 1
     completion_tokens: int = 1
+    cached_tokens: int | None = None  # prompt tokens read from the cache; None: report no cache fields
 
 
 def estimate_tokens(text: str) -> int:
@@ -112,3 +113,8 @@ def build_answer(
     answer.prompt_tokens = estimate_tokens(req.prompt_text)
     answer.completion_tokens = estimate_tokens(answer.text)
     return answer
+
+
+def cached_tokens(prompt_tokens: int, share: float | None) -> int | None:
+    """Prompt tokens reported as cached for ``share`` (``None`` when the server reports no cache fields)."""
+    return None if share is None else int(prompt_tokens * share)

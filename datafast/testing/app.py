@@ -10,7 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from datafast.testing.answers import build_answer, estimate_tokens
+from datafast.testing.answers import build_answer, cached_tokens, estimate_tokens
+from datafast.testing.batch_routes import add_batch_routes
+from datafast.testing.batches import BATCH_KEY, BatchStore
 from datafast.testing.behavior import FaultPlanner, ServerBehavior
 from datafast.testing.protocols import PROTOCOLS, Protocol
 from datafast.testing.rate_limits import LIMIT_HEADERS, RateLimiter, Rejection, retry_headers
@@ -36,6 +38,7 @@ class ServerState:
         self.seq = 0
         self._prompt_counts: dict[str, int] = {}
         self.limiter = _limiter_for(self.planner.behavior)
+        self.batches = BatchStore(lambda: self.planner.behavior, self.batch_answer)
 
     def reset(self) -> None:
         """Forget the log, the counters and the per-prompt answer counters, and refill the rate-limit buckets.
@@ -47,6 +50,7 @@ class ServerState:
         self.seq = 0
         self._prompt_counts = {}
         self.limiter = _limiter_for(self.planner.behavior)
+        self.batches.events = []
 
     def update_behavior(self, changes: dict[str, Any], replace: bool = False) -> ServerBehavior:
         """Change the behaviour (see :meth:`FaultPlanner.update`).
@@ -65,6 +69,21 @@ class ServerState:
         count = self._prompt_counts.get(phash, 0) + 1
         self._prompt_counts[phash] = count
         return random.Random(f"{self.planner.behavior.seed}:{phash}:{count}")
+
+    def batch_answer(self, protocol: Protocol, body: dict[str, Any], number: int) -> dict[str, Any]:
+        """The body the online endpoint would send for the request ``body`` (the same prompt gets the same
+        answer), without faults; ``number`` makes its ids. Raises ValueError for an unusable body."""
+        req = protocol.parse(body, None)
+        if req.schema is not None:
+            try:
+                self.faker.check(req.schema)
+            except SchemaError as exc:
+                raise ValueError(f"invalid response schema: {exc}") from exc
+        behavior = self.planner.behavior
+        rng = self.answer_rng(prompt_hash(req.model, req.prompt_text))
+        answer = build_answer(req, "ok", rng, self.faker, behavior.honor_max_tokens)
+        answer.cached_tokens = cached_tokens(answer.prompt_tokens, behavior.cached_prompt_share)
+        return protocol.success(req, answer, number)
 
     def records(self, since: int = 0) -> list[dict[str, Any]]:
         """Log records with ``seq > since`` as dicts."""
@@ -164,6 +183,7 @@ async def _serve(
         record.outcome = "truncated"
     record.status = 200
     record.prompt_tokens, record.completion_tokens = answer.prompt_tokens, answer.completion_tokens
+    answer.cached_tokens = cached_tokens(answer.prompt_tokens, behavior.cached_prompt_share)
     if limiter is not None:
         limiter.charge_tokens(answer.completion_tokens)  # the prompt's tokens were taken on admission
     if behavior.log_bodies:
@@ -250,6 +270,13 @@ async def _control_behavior(request: web.Request) -> web.Response:
     return _json(state.planner.current().model_dump())
 
 
+async def _control_batches(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    state.stats.control_requests += 1
+    since = int(request.query.get("since", "0"))
+    return _json([e.to_dict() for e in state.batches.events if e.seq > since])
+
+
 async def _control_reset(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     state.reset()
@@ -263,7 +290,8 @@ async def _health(request: web.Request) -> web.Response:
 def create_app(state: ServerState | None = None) -> web.Application:
     """Build the application; ``state`` (created if omitted) is reachable as ``app[STATE_KEY]``."""
     app = web.Application(client_max_size=64 * 1024 * 1024)
-    app[STATE_KEY] = state or ServerState()
+    app[STATE_KEY] = state = state or ServerState()
+    app[BATCH_KEY] = state.batches
     openai = _generation_handler(PROTOCOLS["openai"])
     openrouter = _generation_handler(PROTOCOLS["openrouter"])
     anthropic = _generation_handler(PROTOCOLS["anthropic"])
@@ -279,7 +307,9 @@ def create_app(state: ServerState | None = None) -> web.Application:
     app.router.add_post("/api/chat", ollama)
     app.router.add_get("/api/tags", _ollama_tags)
     app.router.add_post("/api/show", _ollama_show)
+    add_batch_routes(app)
     app.router.add_get("/_control/log", _control_log)
+    app.router.add_get("/_control/batches", _control_batches)
     app.router.add_get("/_control/stats", _control_stats)
     app.router.add_get("/_control/behavior", _control_behavior)
     app.router.add_post("/_control/behavior", _control_behavior)

@@ -100,6 +100,16 @@ class ServerBehavior(BaseModel):
         le=60.0,
         description="Seconds' worth of rpm_limit/tpm_limit a full bucket holds: bursts beyond it get 429s.",
     )
+    cached_prompt_share: Probability | None = Field(
+        default=None,
+        description="Share of prompt tokens reported as read from the prompt cache (OpenAI "
+        "usage.prompt_tokens_details.cached_tokens, Anthropic usage.cache_read_input_tokens); None: no cache fields.",
+    )
+    batch_delay_s: float = Field(
+        default=1.0, ge=0.0, description="Seconds from a batch's submission until its results are ready."
+    )
+    batch_rate_failed: Probability = Field(default=0.0, description="Share of batch requests that fail.")
+    batch_rate_expired: Probability = Field(default=0.0, description="Share of batch requests that expire.")
     log_records: bool = Field(default=True, description="Keep one record per request (counters always run).")
     log_bodies: bool = Field(default=True, description="Keep prompt and answer text in the records.")
 
@@ -108,6 +118,8 @@ class ServerBehavior(BaseModel):
         total = sum(getattr(self, name) for name, _ in _RATE_FIELDS)
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault rates add up to {total:.3f}, more than 1")
+        if self.batch_rate_failed + self.batch_rate_expired > 1.0 + 1e-9:
+            raise ValueError("batch_rate_failed and batch_rate_expired add up to more than 1")
         return self
 
 

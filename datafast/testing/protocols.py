@@ -76,6 +76,29 @@ def _bearer(value: str | None) -> str | None:
     return value[7:] if value[:7].lower() == "bearer " else value
 
 
+def _openai_usage(answer: Answer) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+    }
+    if answer.cached_tokens is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": answer.cached_tokens, "audio_tokens": 0}
+    return usage
+
+
+def _anthropic_usage(answer: Answer) -> dict[str, Any]:
+    """Anthropic counts cache reads apart: ``input_tokens`` is the uncached rest of the prompt."""
+    if answer.cached_tokens is None:
+        return {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens}
+    return {
+        "input_tokens": answer.prompt_tokens - answer.cached_tokens,
+        "output_tokens": answer.completion_tokens,
+        "cache_read_input_tokens": answer.cached_tokens,
+        "cache_creation_input_tokens": 0,
+    }
+
+
 class Protocol:
     """One LLM wire format: how to read a request and how to shape answers and errors."""
 
@@ -156,11 +179,7 @@ class OpenAIProtocol(Protocol):
             "created": int(time.time()),
             "model": req.model,
             "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
-            "usage": {
-                "prompt_tokens": answer.prompt_tokens,
-                "completion_tokens": answer.completion_tokens,
-                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
-            },
+            "usage": _openai_usage(answer),
             "system_fingerprint": None,
         }
 
@@ -256,7 +275,7 @@ class AnthropicProtocol(Protocol):
             "content": [block],
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {"input_tokens": answer.prompt_tokens, "output_tokens": answer.completion_tokens},
+            "usage": _anthropic_usage(answer),
         }
 
     def error(self, status: int, message: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from datafast.testing.app import ServerState, create_app
+from datafast.testing.batches import BatchEvent
 from datafast.testing.behavior import ServerBehavior
 from datafast.testing.records import RequestRecord, ServerStats
 
@@ -132,6 +133,13 @@ class LLMTestServer:
             return self._call(lambda s: [replace(r) for r in s.log if r.seq > since])
         rows = self._http("GET", f"/_control/log?since={since}")
         return [RequestRecord.from_dict(row) for row in rows]
+
+    def batch_events(self, since: int = 0) -> list[BatchEvent]:
+        """Batch events (uploads, submissions, polls, cancellations, downloads) with ``seq > since``."""
+        if self._state is not None:
+            return self._call(lambda s: [replace(e) for e in s.batches.events if e.seq > since])
+        rows = self._http("GET", f"/_control/batches?since={since}")
+        return [BatchEvent.from_dict(row) for row in rows]
 
     def stats(self) -> ServerStats:
         """Counters by outcome and protocol, in-flight and peak in-flight requests."""
