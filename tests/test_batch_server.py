@@ -257,3 +257,13 @@ def test_batch_events_over_the_control_route_of_a_subprocess_server() -> None:
         assert [(e.action, e.requests) for e in events][:2] == [("submit", 2), ("poll", 0)]
         server.reset()
         assert server.batch_events() == []
+
+
+def test_litellm_reads_an_anthropic_batch() -> None:
+    with LLMTestServer(batch_delay_s=0.0) as server:
+        batch_id = anthropic_submit(server, 2)["id"]
+        batch = litellm.retrieve_batch(
+            batch_id=batch_id, custom_llm_provider="anthropic", api_base=server.url, api_key=KEY
+        )
+        assert batch.status == "completed" and batch.request_counts is not None
+        assert (batch.request_counts.total, batch.request_counts.completed) == (2, 2)
