@@ -140,10 +140,13 @@ def test_item19_junk_from_the_built_in_model_ends_in_the_dropped_file_with_its_r
     dropped, kept = lines(tmp_path / "junk.dropped.jsonl"), lines(output)
     assert len(dropped) >= 2 and len(kept) + len(dropped) >= 6  # of 9 requests
     cleaner = RecordCleaner(dataset.cleaning())
+    duplicates = {"exact_duplicate", "near_duplicate"}  # the small model may write the same junk twice
     for line in dropped:
         text = line["record"]["text"]
-        assert line["reason"] == (cleaner.flaw(text, label="positive") or cleaner.language_flaw(text, "en")), line
-    assert {line["reason"] for line in dropped} <= {"empty", "not_text", "fragment", "restates_label", "wrong_language"}
+        if line["reason"] not in duplicates:
+            assert line["reason"] == (cleaner.flaw(text, label="positive") or cleaner.language_flaw(text, "en")), line
+    reasons = {"empty", "not_text", "fragment", "restates_label", "wrong_language", *duplicates}
+    assert {line["reason"] for line in dropped} <= reasons
     assert not any(is_fragment(record["text"]) for record in kept)
     summary = json.loads((tmp_path / "junk.datafast" / "summary.json").read_text())
     assert sum(summary["records_dropped"].values()) == len(dropped)
