@@ -8,7 +8,7 @@ import contextlib
 import time
 
 from datafast.engine.limits import UNBOUNDED_CEILING, ConcurrencyLimit, TokenBucket
-from datafast.engine.work import WorkItem
+from datafast.engine.work import CHARS_PER_TOKEN, WorkItem, prompt_chars
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.rate_limits import RateLimitHeaders
 
@@ -49,8 +49,7 @@ class Lane:
             self.concurrency.limit = max(self.concurrency.limit, self._opened_limit)
 
     def estimate_tokens(self, item: WorkItem) -> float:
-        chars = sum(len(str(m.get("content", ""))) for m in item.messages)
-        return chars / 4 + self.mean_completion
+        return prompt_chars(item.messages) / CHARS_PER_TOKEN + self.mean_completion
 
     async def pace(self, estimate: float) -> None:
         """Wait for the request and token buckets."""

@@ -27,7 +27,7 @@ from datafast.engine.runner import Scheduler, Stream
 from datafast.engine.sink import RecordSink
 from datafast.engine.source import Ask, ChainSource, FailedRequest
 from datafast.engine.store import RunStore
-from datafast.engine.work import WorkItem, record_uuid, work_key
+from datafast.engine.work import CHARS_PER_TOKEN, WorkItem, prompt_chars, record_uuid, work_key
 from datafast.errors import ConfigError, OutputWriteError, ProviderError
 from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("datafast")
 
-# Characters per token in English prose, for estimates made before anything is sent.
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -220,7 +218,7 @@ class DatasetRun:
             for ask in self.dataset.first_asks():
                 provider = binding.get(ask.role)
                 window = windows.get(id(provider)) if provider is not None else None
-                chars = sum(len(str(m.get("content", ""))) for m in ask.messages)
+                chars = prompt_chars(ask.messages)
                 if provider is not None and window and chars / CHARS_PER_TOKEN > window:
                     start = str(ask.messages[-1].get("content", ""))[:60]
                     raise ConfigError(

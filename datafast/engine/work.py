@@ -13,6 +13,15 @@ from pydantic import BaseModel
 from datafast.llms.base import LLMProvider, Messages
 from datafast.llms.structured import strict_schema_json
 
+# Characters per token in English prose, for estimates made before an answer tells the real count.
+CHARS_PER_TOKEN = 4
+
+
+def prompt_chars(messages: Messages) -> int:
+    """The characters of a request's messages, for token estimates."""
+    return sum(len(str(m.get("content", ""))) for m in messages)
+
+
 _RECORD_NAMESPACE = uuid.UUID("6f1c8a52-3e0b-4d57-9a4e-0c2f7d9b1e34")
 
 
