@@ -20,6 +20,7 @@ from datafast.datasets import ClassificationDataset, RawDataset
 from datafast.engine.folder import RunInUseError, RunLock, run_folder
 from datafast.errors import ConfigError
 from datafast.llms import OpenAICompatibleProvider
+from datafast.outputs import JsonlFile
 from datafast.schema.config import ClassificationDatasetConfig, RawDatasetConfig
 
 CONFIG = """
@@ -206,7 +207,7 @@ def test_item_4_committed_answers_survive_a_deleted_write_ahead_log(llm_server, 
     wait_for(lambda: output.exists() and output.read_text().count("\n") >= 12, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    counted = {r["request_id"] for r in lines(output)}
+    counted = {r["request_id"] for r in JsonlFile(output).read()}  # the kill may have cut the last line
     store = run_folder(output) / "store.sqlite"
     for suffix in ("-wal", "-shm"):
         (store.parent / (store.name + suffix)).unlink(missing_ok=True)
