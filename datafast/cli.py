@@ -72,6 +72,7 @@ def _main(argv: Sequence[str] | None) -> int:
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
+    plan.add_argument("--batch", action="store_true", help="show the cost at batch prices too, side by side")
     for command in (generate, plan):
         command.add_argument(
             "--llm",
@@ -96,7 +97,7 @@ def _main(argv: Sequence[str] | None) -> int:
             return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite)
         if args.command in ("inspect", "view", "push"):
             return run_data_command(args) or 0
-        return _plan(args.config, args.llm, args.samples)
+        return _plan(args.config, args.llm, args.samples, args.batch)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
         if isinstance(exc, MissingAPIKeyError) and args.command == "generate":
@@ -230,11 +231,11 @@ def _run_line(stats: RunStats) -> str:
     )
 
 
-def _plan(path: str, llm_options: list[str] | None, samples: int) -> int:
+def _plan(path: str, llm_options: list[str] | None, samples: int, batch: bool = False) -> int:
     from datafast.planning import plan_run
 
     dataset, llms = _load(path, llm_options, require_keys=False)
-    plan = plan_run(dataset, llms, samples)
+    plan = plan_run(dataset, llms, samples, batch=batch)
     out = Console(highlight=False, soft_wrap=True)
     if plan.requests_by_role:
         split = ", ".join(f"{role} {n:,}" for role, n in plan.requests_by_role.items())
@@ -247,13 +248,21 @@ def _plan(path: str, llm_options: list[str] | None, samples: int) -> int:
     labels = [p.name + (f" ({', '.join(p.roles)})" if p.roles else "") for p in plan.providers]
     width = max(len(label) for label in labels)
     for label, p in zip(labels, plan.providers, strict=True):
-        cost = "cost unknown" if p.cost_usd is None else "free" if p.cost_usd == 0 else f"~${p.cost_usd:.4f}"
+        cost = _plan_cost(p.cost_usd)
+        if batch:
+            cost = f"online {cost}, batch {_plan_cost(p.batch_cost_usd)}"
         out.print(
             Text(
                 f"  {label:<{width}}  {p.requests:>7,} requests  {p.rows:>8,} rows  "
                 f"~{p.prompt_tokens:,} prompt + ~{p.completion_tokens:,} output tokens  {cost}"
             )
         )
+    if batch:
+        online = _plan_total([p.cost_usd for p in plan.providers])
+        out.print(Text(f"  total: online {online}, batch {_plan_total([p.batch_cost_usd for p in plan.providers])}"))
+        for p in plan.providers:
+            if p.batch_price_source:
+                out.print(Text(f"batch price of {p.name}: {p.batch_price_source}"))
     for llm in llms.values() if isinstance(llms, dict) else llms:
         if llm.plan_only:
             out.print(f"{llm.name}: no API key set; generate will need {' or '.join(llm.api_key_env)}")
@@ -263,6 +272,18 @@ def _plan(path: str, llm_options: list[str] | None, samples: int) -> int:
     for i, prompt in enumerate(plan.sample_prompts, 1):
         out.print(Text.assemble((f"prompt {i}: ", "bold"), prompt))
     return 0
+
+
+def _plan_cost(cost: float | None) -> str:
+    return "cost unknown" if cost is None else "free" if cost == 0 else f"~${cost:.4f}"
+
+
+def _plan_total(costs: list[float | None]) -> str:
+    """The sum of the costs that are known, said to be partial when some are not."""
+    known = [c for c in costs if c is not None]
+    if not known:
+        return "cost unknown"
+    return _plan_cost(sum(known)) + (" (priced models only)" if len(known) < len(costs) else "")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 
 from datafast.datasets.base import DatasetBase
 from datafast.llms.base import LLMProvider
+from datafast.llms.pricing import Prices, prices_for
 
 # Multi-step types' later steps also resend the document or the conversation so far. Answer sizes are the
 # dataset type's own (`output_tokens_per_sample` / `output_tokens_per_request`).
@@ -19,7 +20,9 @@ _PROMPT_SAMPLE = 200
 class ProviderPlan:
     """Requests, rows, estimated tokens and cost for one provider. `cost_usd` is None for a model
     that is not in LiteLLM's price map (self-hosted models, new releases), 0 for the built-in local model.
-    `rows` counts the records of the chains the provider takes part in; `roles` are its roles in a
+    `batch_cost_usd` is the same at the provider's batch price (planned with `batch=True`; None otherwise or
+    where unknown), `batch_price_source` where that price comes from (LiteLLM's map, or half the online
+    price). `rows` counts the records of the chains the provider takes part in; `roles` are its roles in a
     multi-role run."""
 
     name: str
@@ -29,6 +32,8 @@ class ProviderPlan:
     completion_tokens: int
     cost_usd: float | None
     roles: list[str] = field(default_factory=list)
+    batch_cost_usd: float | None = None
+    batch_price_source: str | None = None
 
 
 @dataclass
@@ -48,6 +53,18 @@ class RunPlan:
     def total_requests(self) -> int:
         return sum(p.requests for p in self.providers)
 
+    @property
+    def total_cost_usd(self) -> float | None:
+        """The run's estimated cost, or None when a provider's is unknown."""
+        costs = [p.cost_usd for p in self.providers]
+        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
+    @property
+    def total_batch_cost_usd(self) -> float | None:
+        """The run's estimated cost at batch prices, or None when a provider's is unknown (or not planned)."""
+        costs = [p.batch_cost_usd for p in self.providers]
+        return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
 
 def requests_by_role(dataset: DatasetBase, binding: dict[str, LLMProvider] | None = None) -> dict[str, int]:
     """Requests each role makes per binding in a complete run (for `binding`, when given)."""
@@ -64,9 +81,21 @@ def _litellm() -> Any:
     return litellm
 
 
-def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
+def model_prices(llm: LLMProvider) -> Prices | None:
+    """The prices of a provider's model in LiteLLM's price map (None where it has none), without building a
+    route: nothing is sent, no key is needed."""
+    litellm = _litellm()
+    try:
+        model, provider, _, _ = litellm.get_llm_provider(f"{llm.litellm_prefix}/{llm.model_id}")
+    except Exception:  # a prefix LiteLLM does not know
+        return None
+    return prices_for(litellm, model, provider)
+
+
+def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3, batch: bool = False) -> RunPlan:
     """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
-    provider mapping for a multi-role type). Nothing is sent."""
+    provider mapping for a multi-role type). With `batch`, each provider's cost at its batch price too.
+    Nothing is sent."""
     bindings = dataset.bindings(llms)
     by_role = requests_by_role(dataset, bindings[0] if len(bindings) == 1 else None)
     per_binding = dataset.num_requests()
@@ -103,19 +132,16 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3) -> RunPlan:
             completion_tokens = requests * per_request
         else:
             completion_tokens = requests * samples * dataset.output_tokens_per_sample
+        plan = ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, None, shown_roles)
         if llm.provider_name == "local":  # runs on this machine: the tokens take time, not money
-            plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, 0.0, shown_roles))
-            continue
-        try:
-            prompt_cost, completion_cost = _litellm().cost_per_token(
-                model=f"{llm.litellm_prefix}/{llm.model_id}",
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-            )
-            cost: float | None = float(prompt_cost + completion_cost)
-        except Exception:  # not in the price map
-            cost = None
-        plans.append(ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, cost, shown_roles))
+            plan.cost_usd = 0.0
+            plan.batch_cost_usd = 0.0 if batch else None
+        elif (prices := model_prices(llm)) is not None:
+            plan.cost_usd = prices.cost(prompt_tokens, completion_tokens)
+            if batch:
+                plan.batch_cost_usd = prices.cost(prompt_tokens, completion_tokens, batch=True)
+                plan.batch_price_source = prices.batch_source
+        plans.append(plan)
     return RunPlan(
         dataset_type=kind,
         requests_per_provider=per_binding,

@@ -26,6 +26,9 @@ class Counts:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # Of the prompt tokens, those the provider read from its prompt cache and those written to it (Anthropic).
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
     failures_by_reason: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -75,12 +78,22 @@ class RunStats(Counts):
         if self.listener is not None:
             self.listener()
 
-    def paid(self, name: str, prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> None:
+    def paid(
+        self,
+        name: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float | None,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> None:
         """An answer came back: its tokens and cost count whatever becomes of it."""
         for counts in self._both(name):
             counts.prompt_tokens += prompt_tokens
             counts.completion_tokens += completion_tokens
             counts.cost_usd += cost_usd or 0.0
+            counts.cached_tokens += cached_tokens
+            counts.cache_write_tokens += cache_write_tokens
 
     def succeeded_one(self, name: str) -> None:
         for counts in self._both(name):
@@ -128,6 +141,8 @@ class RunStats(Counts):
             "rate_limited": self.rate_limited,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
             "cost_usd": round(self.cost_usd, 6),
             "wall_seconds": round(self.wall_seconds, 3),
             "requests_per_second": round(self.succeeded / self.wall_seconds, 4) if self.wall_seconds else None,

@@ -70,7 +70,10 @@ class RunProgress:
     def _extra(self) -> str:
         ledger = self.ledger
         # No cost before anything has one: the built-in model and self-hosted ones are free, or not priced.
-        extra = f"{ledger.tokens:,} tok" + (f" ${ledger.cost_usd:.4f}" if ledger.cost_usd else "")
+        extra = f"{ledger.tokens:,} tok"
+        if ledger.cached_tokens and ledger.prompt_tokens:
+            extra += f" ({ledger.cached_tokens / ledger.prompt_tokens:.0%} of prompt cached)"
+        extra += f" ${ledger.cost_usd:.4f}" if ledger.cost_usd else ""
         if ledger.resumed:
             extra += f" resumed {ledger.resumed:,}"
         if ledger.retries:

@@ -198,8 +198,10 @@ class Scheduler:
                 completion = await self._send(group, item)
             except CallFailure as failure:
                 if failure.prompt_tokens or failure.completion_tokens or failure.cost_usd:
-                    self.stats.paid(name, failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
-                    item.paid_for_nothing(failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
+                    paid = (failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
+                    cache = (failure.cached_tokens, failure.cache_write_tokens)
+                    self.stats.paid(name, *paid, *cache)
+                    item.paid_for_nothing(*paid, *cache)
                 if failure.kind == "rate_limit" and rate_limited_since is None:
                     rate_limited_since = time.monotonic()
                 delay = self._retry_delay(group, item, failure, rate_limited_since)
@@ -213,7 +215,14 @@ class Scheduler:
             if rate_limited_since is not None:
                 self.stats.wait_notice(name, None)
             rate_limited_since, item.rate_limit_waits = None, 0
-            self.stats.paid(name, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            self.stats.paid(
+                name,
+                completion.prompt_tokens,
+                completion.completion_tokens,
+                completion.cost_usd,
+                completion.cached_tokens,
+                completion.cache_write_tokens,
+            )
             try:
                 await self._store(item, completion, request, first_try)
             except OutputWriteError as exc:  # paid for, and lost: the one answer a full disk costs
@@ -318,8 +327,11 @@ class Scheduler:
             completion_tokens=completion.completion_tokens + item.unkept_completion_tokens,
             cost_usd=_sum_costs(completion.cost_usd, item.unkept_cost_usd),
             started=first_try,
+            cached_tokens=completion.cached_tokens + item.unkept_cached_tokens,
+            cache_write_tokens=completion.cache_write_tokens + item.unkept_cache_write_tokens,
         )
         item.unkept_prompt_tokens, item.unkept_completion_tokens, item.unkept_cost_usd = 0, 0, None  # stored now
+        item.unkept_cached_tokens = item.unkept_cache_write_tokens = 0
 
     def _abort(self, group: LaneGroup, why: str) -> None:
         """No further request to this provider in this run: every one would fail the same way."""
@@ -356,6 +368,8 @@ class Scheduler:
             prompt_tokens=item.unkept_prompt_tokens,
             completion_tokens=item.unkept_completion_tokens,
             cost_usd=item.unkept_cost_usd,
+            cached_tokens=item.unkept_cached_tokens,
+            cache_write_tokens=item.unkept_cache_write_tokens,
         )
 
 

@@ -38,10 +38,18 @@ CREATE TABLE IF NOT EXISTS items (
     completion_tokens INTEGER NOT NULL DEFAULT 0,
     cost_usd REAL,
     started REAL,
-    finished REAL NOT NULL
+    finished REAL NOT NULL,
+    cached_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS items_status ON items (status);
 """
+
+# Columns added after the first release: a store an earlier version made gets them when it is opened.
+_ADDED_COLUMNS = {
+    "cached_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
+}
 
 
 @dataclass
@@ -62,6 +70,8 @@ class StoredItem:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -89,9 +99,14 @@ _ADD_COSTS = (
     " WHEN excluded.cost_usd IS NULL THEN items.cost_usd ELSE items.cost_usd + excluded.cost_usd END"
 )
 
+_ADD_CACHE_TOKENS = (
+    " cached_tokens = items.cached_tokens + excluded.cached_tokens,"
+    " cache_write_tokens = items.cache_write_tokens + excluded.cache_write_tokens"
+)
+
 _ITEM_COLUMNS = (
     "key, step, provider, status, attempts, request, response, error_kind, last_error, finish_reason, prompt_tokens,"
-    " completion_tokens, cost_usd"
+    " completion_tokens, cost_usd, cached_tokens, cache_write_tokens"
 )
 
 
@@ -107,11 +122,22 @@ class RunStore:
         try:
             self._db = self._connect()
             self._db.executescript(_SCHEMA)
+            self._add_columns()
             self._db.execute("SELECT COUNT(*) FROM items").fetchone()
         except sqlite3.DatabaseError as exc:
             raise self._unusable(exc) from None
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
+
+    def _add_columns(self) -> None:
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in present:
+                try:
+                    self._db.execute(f"ALTER TABLE items ADD COLUMN {name} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it just now
+                        raise
 
     def _unusable(self, exc: sqlite3.Error) -> DatafastError:
         if isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O" in str(exc)):
@@ -226,13 +252,16 @@ class RunStore:
         completion_tokens: int,
         cost_usd: float | None,
         started: float | None,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> None:
         # The answer replaces an earlier one of the same item (rejected, or failed in an earlier run), but
         # tokens and cost add up: every answer was paid for. Within a run `attempts` already counts them all.
         await self._write(
             "INSERT INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
-            " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished)"
-            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished,"
+            " cached_tokens, cache_write_tokens)"
+            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET step = excluded.step, provider = excluded.provider, status = 'done',"
             " attempts = CASE WHEN items.status = 'done' THEN excluded.attempts"
             " ELSE items.attempts + excluded.attempts END,"
@@ -240,7 +269,7 @@ class RunStore:
             " finish_reason = excluded.finish_reason, repaired = excluded.repaired,"
             " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
-            f" cost_usd = {_ADD_COSTS},"
+            f" cost_usd = {_ADD_COSTS},{_ADD_CACHE_TOKENS},"
             " started = COALESCE(items.started, excluded.started), finished = excluded.finished",
             (
                 key,
@@ -256,6 +285,8 @@ class RunStore:
                 cost_usd,
                 started,
                 time.time(),
+                cached_tokens,
+                cache_write_tokens,
             ),
         )
 
@@ -273,18 +304,20 @@ class RunStore:
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         cost_usd: float | None = None,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
     ) -> None:
         # A stored answer that failed later (the dataset type rejected it) becomes a failure; its text is kept.
         # Answers paid for but unusable (invalid ones) add their tokens and cost.
         await self._write(
             "INSERT INTO items (key, step, provider, status, attempts, request, error_kind, last_error, started,"
-            " finished, prompt_tokens, completion_tokens, cost_usd)"
-            " VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " finished, prompt_tokens, completion_tokens, cost_usd, cached_tokens, cache_write_tokens)"
+            " VALUES (?, ?, ?, 'failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET status = 'failed', attempts = items.attempts + excluded.attempts,"
             " error_kind = excluded.error_kind, last_error = excluded.last_error, finished = excluded.finished,"
             " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
-            f" cost_usd = {_ADD_COSTS}",
+            f" cost_usd = {_ADD_COSTS},{_ADD_CACHE_TOKENS}",
             (
                 key,
                 step,
@@ -298,6 +331,8 @@ class RunStore:
                 prompt_tokens,
                 completion_tokens,
                 cost_usd,
+                cached_tokens,
+                cache_write_tokens,
             ),
         )
 
@@ -326,12 +361,15 @@ class RunStore:
         """Counts, tokens and cost over the whole run, across every session that worked on it."""
         row = self._db.execute(
             "SELECT SUM(status = 'done'), SUM(status = 'failed'), COALESCE(SUM(prompt_tokens), 0),"
-            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM items"
+            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached_tokens), 0),"
+            " COALESCE(SUM(cache_write_tokens), 0) FROM items"
         ).fetchone()
         return {
             "done": row[0] or 0,
             "failed": row[1] or 0,
             "prompt_tokens": row[2],
             "completion_tokens": row[3],
+            "cached_tokens": row[5],
+            "cache_write_tokens": row[6],
             "cost_usd": row[4],
         }

@@ -73,9 +73,20 @@ class WorkItem:
     unkept_prompt_tokens: int = field(default=0)
     unkept_completion_tokens: int = field(default=0)
     unkept_cost_usd: float | None = field(default=None)
+    unkept_cached_tokens: int = field(default=0)
+    unkept_cache_write_tokens: int = field(default=0)
 
-    def paid_for_nothing(self, prompt_tokens: int, completion_tokens: int, cost_usd: float | None) -> None:
+    def paid_for_nothing(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float | None,
+        cached_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> None:
         self.unkept_prompt_tokens += prompt_tokens
         self.unkept_completion_tokens += completion_tokens
+        self.unkept_cached_tokens += cached_tokens
+        self.unkept_cache_write_tokens += cache_write_tokens
         if cost_usd is not None:
             self.unkept_cost_usd = (self.unkept_cost_usd or 0.0) + cost_usd

@@ -393,6 +393,8 @@ class LLMProvider:
             second = await self._call(repair_messages(messages, first.text, reason, response_model), response_model)
         second.prompt_tokens += first.prompt_tokens
         second.completion_tokens += first.completion_tokens
+        second.cached_tokens += first.cached_tokens
+        second.cache_write_tokens += first.cache_write_tokens
         if first.cost_usd is not None or second.cost_usd is not None:
             second.cost_usd = (first.cost_usd or 0.0) + (second.cost_usd or 0.0)
         second.repaired = True
@@ -405,6 +407,8 @@ class LLMProvider:
                 prompt_tokens=second.prompt_tokens,
                 completion_tokens=second.completion_tokens,
                 cost_usd=second.cost_usd,
+                cached_tokens=second.cached_tokens,
+                cache_write_tokens=second.cache_write_tokens,
             ) from None
         return second
 

@@ -21,4 +21,6 @@ class Completion:
     completion_tokens: int = 0
     cost_usd: float | None = None
     repaired: bool = False
+    cached_tokens: int = 0  # prompt tokens read from the provider's prompt cache (counted in prompt_tokens)
+    cache_write_tokens: int = 0  # prompt tokens written to it (Anthropic; counted in prompt_tokens)
     limits: RateLimitHeaders | None = None  # the provider's rate limits, as this answer's headers told

@@ -30,6 +30,8 @@ class CallFailure(Exception):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float | None = None
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __str__(self) -> str:
         return self.message

@@ -5,7 +5,7 @@ prepared once per (response model, token budget), sent over one pooled HTTP conn
 parameter mapping, its headers and URL, a logging object, callbacks, pricing, a client) and costs about
 4 ms of CPU a request; a run spends most of its client time there. A `Route` does that work once and per
 request only transforms the messages, posts them, and reads the answer back through the provider's
-`transform_response`. Cost comes from LiteLLM's price map, looked up once per model.
+`transform_response`. Cost comes from LiteLLM's price map, looked up once per model (`pricing.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from datafast._env import apply_offline_defaults
 from datafast.llms.completion import Completion
 from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import proxy_for
+from datafast.llms.pricing import Prices, cache_usage, prices_for
 from datafast.llms.rate_limits import RateLimitHeaders
 
 Messages = list[dict[str, Any]]
@@ -106,7 +107,7 @@ class Route:
         self.url, self.headers = self._endpoint(kwargs.get("api_base"))
         self.proxy = proxy_for(self.url)
         self.timeout = float(kwargs.get("timeout") or 120.0)
-        self.prices = _prices(litellm, model, provider)
+        self.prices: Prices | None = prices_for(litellm, model, provider)
         self.context_window = _context_window(litellm, model, provider)
 
     def _endpoint(self, api_base: str | None) -> tuple[str, dict[str, str]]:
@@ -202,9 +203,16 @@ class Route:
         return data, json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def decode(
-        self, status: int, headers: Mapping[str, str], body: bytes, messages: Messages, data: dict[str, Any]
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        messages: Messages,
+        data: dict[str, Any],
+        batch: bool = False,
     ) -> Completion:
-        """The answer of a 2xx response, or the CallFailure an error status or an unreadable body means."""
+        """The answer of a 2xx response, or the CallFailure an error status or an unreadable body means.
+        `batch`: the answer came from the provider's batch API, and is priced at its batch price."""
         limits = RateLimitHeaders.parse(headers)
         if status >= 300:
             failure = self._failure(status, headers, body)
@@ -236,10 +244,21 @@ class Route:
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = _reported_cost(response)
+        cached, written = cache_usage(usage)
+        cost = None if batch else _reported_cost(response)
         if cost is None and self.prices is not None:
-            cost = prompt_tokens * self.prices[0] + completion_tokens * self.prices[1]
-        return Completion(text, None, finish_reason, prompt_tokens, completion_tokens, cost, limits=limits)
+            cost = self.prices.cost(prompt_tokens, completion_tokens, cached, written, batch=batch)
+        return Completion(
+            text,
+            None,
+            finish_reason,
+            prompt_tokens,
+            completion_tokens,
+            cost,
+            limits=limits,
+            cached_tokens=cached,
+            cache_write_tokens=written,
+        )
 
     def _failure(self, status: int, headers: Mapping[str, str], body: bytes) -> CallFailure:
         detail = redact(_error_detail(body), self.secrets)
@@ -308,19 +327,6 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, seconds)
         return seconds / 1000 if name == "retry-after-ms" else seconds
     return None
-
-
-def _prices(litellm: Any, model: str, provider: str) -> tuple[float, float] | None:
-    """USD per prompt token and per completion token from LiteLLM's price map, or None for a model it
-    does not price (a self-hosted one)."""
-    try:
-        info = litellm.get_model_info(model=model, custom_llm_provider=provider)
-    except Exception:
-        return None
-    prompt, completion = info.get("input_cost_per_token"), info.get("output_cost_per_token")
-    if prompt is None or completion is None:
-        return None
-    return float(prompt), float(completion)
 
 
 def _reported_cost(response: Any) -> float | None:
