@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         RawDataset,
         UltrachatDataset,
     )
-    from datafast.engine import RetryPolicy
+    from datafast.engine import BatchOptions, RetryPolicy
     from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError, ProviderError
     from datafast.llms import (
         AnthropicProvider,
@@ -57,7 +57,7 @@ _EXPORTS = {
         "ClassificationDataset", "GenericPipelineDataset", "MCQDataset", "PreferenceDataset", "RawDataset",
         "UltrachatDataset",
     ),
-    "datafast.engine": ("RetryPolicy",),
+    "datafast.engine": ("BatchOptions", "RetryPolicy"),
     "datafast.errors": ("ConfigError", "DatafastError", "MissingAPIKeyError", "ProviderError"),
     "datafast.llms": (
         "AnthropicProvider", "GeminiProvider", "LocalProvider", "MistralProvider", "OllamaProvider",
@@ -73,6 +73,7 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 
 __all__ = [
     "AnthropicProvider",
+    "BatchOptions",
     "ClassificationDataset",
     "ClassificationDatasetConfig",
     "ConfigError",

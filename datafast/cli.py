@@ -26,6 +26,7 @@ from datafast.errors import DatafastError, MissingAPIKeyError
 if TYPE_CHECKING:
     from datafast.datasets.base import DatasetBase
     from datafast.datasets.roles import Providers
+    from datafast.engine.batches import BatchOptions
     from datafast.engine.ledger import RunStats
 
 console = Console(stderr=True, soft_wrap=True)  # no hard line breaks in messages users copy from
@@ -69,6 +70,15 @@ def _main(argv: Sequence[str] | None) -> int:
     generate.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
     generate.add_argument("--max-cost", type=float, help="stop cleanly once this run has spent this many USD")
     generate.add_argument("--overwrite", action="store_true", help="delete an earlier output and its run folder first")
+    generate.add_argument(
+        "--batch",
+        action="store_true",
+        help="send the requests through the providers' batch APIs (OpenAI, Anthropic): half price, answers within "
+        "24 hours; stopped, the run leaves its batches at the provider and the same command collects them later",
+    )
+    generate.add_argument(
+        "--batch-poll", type=float, default=30.0, metavar="SECONDS", help="how often to look at batches (default 30)"
+    )
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
@@ -82,6 +92,14 @@ def _main(argv: Sequence[str] | None) -> int:
             "--llm openai:gpt-4.1-mini; for a type with roles (preference), one --llm takes every role",
         )
     add_data_commands(commands)
+    status = commands.add_parser("status", help="where a run stands: records, stored answers, provider batches")
+    status.add_argument("run", help="the run's config file, its output file, or its run folder")
+    status.add_argument(
+        "--cancel-batches",
+        action="store_true",
+        help="cancel the run's batches still running at the provider (the answers they already hold are "
+        "collected by the next generate)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -94,7 +112,14 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command in ("generate", "plan"):
             _check_config_file(args.config)
         if args.command == "generate":
-            return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite)
+            from datafast.engine.batches import BatchOptions
+
+            batch = BatchOptions(poll_seconds=args.batch_poll, every_provider=args.batch)
+            return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite, batch)
+        if args.command == "status":
+            from datafast.run_status import status_command
+
+            return status_command(args.run, args.cancel_batches)
         if args.command in ("inspect", "view", "push"):
             return run_data_command(args) or 0
         return _plan(args.config, args.llm, args.samples, args.batch)
@@ -187,13 +212,20 @@ def _load(path: str, llm_options: list[str] | None, *, require_keys: bool = True
     return dataset, providers_for(dataset, specs, path, require_keys=require_keys)
 
 
-def _generate(path: str, llm_options: list[str] | None, progress: bool, max_cost: float | None, overwrite: bool) -> int:
+def _generate(
+    path: str,
+    llm_options: list[str] | None,
+    progress: bool,
+    max_cost: float | None,
+    overwrite: bool,
+    batch: bool | BatchOptions = False,
+) -> int:
     from datafast.engine.progress import plural
     from datafast.engine.run import run_folder
 
     dataset, llms = _load(path, llm_options)
     expected = dataset.get_num_expected_rows(llms)
-    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite)
+    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite, batch=batch)
     stats = dataset.stats
     assert stats is not None
     folder = run_folder(dataset.config.output_file)

@@ -16,7 +16,8 @@ LAYERS: list[set[str]] = [
     {"outputs"},  # JSONL, exports, the Hub
     {"engine"},  # running chains of requests
     {"datasets"},  # the dataset types
-    {"planning", "data_commands", "cli", "__init__", "__main__", "testing", "utils", "inspectors"},  # what users call
+    # what users call
+    {"planning", "data_commands", "run_status", "cli", "__init__", "__main__", "testing", "utils", "inspectors"},
 ]
 
 ROOT = Path(datafast.__file__).parent

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel
 
 from datafast._sync import run_sync
-from datafast.engine import RetryPolicy, RunStats
+from datafast.engine import BatchOptions, RetryPolicy, RunStats
 from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
@@ -206,6 +206,7 @@ class DatasetBase(ABC):
         retry: RetryPolicy | None = None,
         max_cost: float | None = None,
         overwrite: bool = False,
+        batch: bool | BatchOptions = False,
     ) -> Self:
         """Generate the dataset with every provider in `llms`, concurrently, and return `self`. With no
         provider named, the first hosted one whose API key is set is used, else the built-in local model.
@@ -214,9 +215,16 @@ class DatasetBase(ABC):
         store next to it (`<name>.datafast/`): running the same config again resumes, asking only for what
         is missing or failed. `retry` sets how failed requests are tried again; `max_cost` (USD) stops the
         run cleanly once this run has spent that much; `overwrite=True` deletes an earlier output and run
-        folder first (needed when the config changed but the output file is the same)."""
+        folder first (needed when the config changed but the output file is the same).
+
+        `batch=True` sends the requests through the providers' batch APIs (OpenAI, Anthropic: half price,
+        answers within 24 hours; a provider built with `batch=True` does so on its own). The run waits for
+        the batches; stopped (Ctrl-C, a crash), it leaves them at the provider, and the same call collects
+        them later without sending them again. `BatchOptions` sets how often batches are looked at."""
         return run_sync(
-            self.agenerate(llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite)
+            self.agenerate(
+                llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite, batch=batch
+            )
         )
 
     async def agenerate(
@@ -227,10 +235,16 @@ class DatasetBase(ABC):
         retry: RetryPolicy | None = None,
         max_cost: float | None = None,
         overwrite: bool = False,
+        batch: bool | BatchOptions = False,
     ) -> Self:
         """`generate` for callers already inside an event loop (notebooks, async applications)."""
         return await self._run(
-            self.bindings(llms), show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite
+            self.bindings(llms),
+            show_progress=show_progress,
+            retry=retry,
+            max_cost=max_cost,
+            overwrite=overwrite,
+            batch=batch,
         )
 
     async def _run(self, bindings: list[dict[str, LLMProvider]], **options: Any) -> Self:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pydantic import ValidationError
 
 from datafast._files import write_atomically
+from datafast.engine.batch_book import BatchBook
+from datafast.engine.batches import BatchCollector, BatchOptions
 from datafast.engine.folder import RunLock, clear_folder, run_folder
 from datafast.engine.ledger import RunStats
 from datafast.engine.ownership import V0036_RECORDS, check_output_path, open_run_store
@@ -39,6 +41,9 @@ if TYPE_CHECKING:
     from datafast.schema.data_rows import DatasetRow
 
 log = logging.getLogger("datafast")
+
+# Chains a batch-mode run carries at once (each waits for its batch in a coroutine of its own).
+_MOST_CHAINS_AT_ONCE = 100_000
 
 
 
@@ -105,12 +110,19 @@ class DatasetRun:
         retry: RetryPolicy | None = None,
         max_cost: float | None = None,
         overwrite: bool = False,
+        batch: bool | BatchOptions = False,
     ) -> None:
         if max_cost is not None and not max_cost > 0:
             raise ConfigError(f"max_cost must be a positive amount in USD, got {max_cost!r}")
         self.dataset = dataset
         self.bindings = bindings
         self.providers = list({id(p): p for b in bindings for p in b.values()}.values())
+        self.batch_options = batch if isinstance(batch, BatchOptions) else BatchOptions()
+        every = batch.every_provider if isinstance(batch, BatchOptions) else batch
+        self.batch_providers = [p for p in self.providers if every or p.batch]
+        for provider in self.batch_providers:
+            if provider.batch_api is None:
+                raise ConfigError(f"{provider.name}: {provider.batch_refusal()}")
         self.retry = retry or RetryPolicy()
         self.max_cost = max_cost
         self.overwrite = overwrite
@@ -174,6 +186,10 @@ class DatasetRun:
         await self._check_prompt_sizes()
         streams = [self._stream(binding) for binding in self.bindings]
         stats = self.stats
+        book = BatchBook(store)
+        batches = None
+        if self.batch_providers or book.all():
+            batches = BatchCollector(book, stats, self.batch_providers, self.batch_options, self.max_cost)
         self.progress.start(self.total, stats)
         finished = False
         try:
@@ -185,13 +201,15 @@ class DatasetRun:
                 policy=self.retry,
                 max_cost=self.max_cost,
                 stats=stats,
+                batches=batches,
             )
             await scheduler.run()
             self.write_error = scheduler.error
             finished = True
         finally:
             self.progress.stop()
-            self._write_summary(stats, store, interrupted=not finished)
+            self._write_summary(stats, store, book, interrupted=not finished)
+            book.close()
         return stats
 
     def _report(self) -> dict[str, Any]:
@@ -206,6 +224,9 @@ class DatasetRun:
     def _stream(self, binding: dict[str, LLMProvider]) -> Stream:
         providers = list({id(p): p for p in binding.values()}.values())
         items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
+        if any(p in self.batch_providers for p in providers):
+            # Every chain under way at once: a wave of ready requests goes out as one batch.
+            return Stream(items, providers, workers=min(self.dataset.num_requests(), _MOST_CHAINS_AT_ONCE))
         return Stream(items, providers)
 
     async def _check_prompt_sizes(self) -> None:
@@ -227,7 +248,7 @@ class DatasetRun:
                         f"placeholder values (the prompt starts: {start!r})"
                     )
 
-    def _write_summary(self, stats: RunStats, store: RunStore, *, interrupted: bool) -> None:
+    def _write_summary(self, stats: RunStats, store: RunStore, book: BatchBook, *, interrupted: bool) -> None:
         summary = {
             "dataset_type": self.dataset.config.dataset_type,
             "output_file": str(self.sink.output.path),
@@ -239,6 +260,20 @@ class DatasetRun:
             "dropped_file": str(self.sink.dropped.path),
             "this_run": stats.to_dict(),
             "whole_run": store.totals(),
+            "batch": [p.name for p in self.batch_providers],
+            "batches": [
+                {
+                    "id": row.id,
+                    "provider": row.provider,
+                    "provider_batch_id": row.remote_id,
+                    "status": row.status,
+                    "provider_status": row.provider_status,
+                    "requests": row.requests,
+                    "sent": row.sent,
+                    "ended": row.ended,
+                }
+                for row in book.all()
+            ],
         }
         try:
             write_atomically(self.folder / "summary.json", json.dumps(summary, indent=2).encode(), durable=False)

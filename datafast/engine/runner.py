@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from datafast.engine.batches import BatchCollector, NotSent
 from datafast.engine.lanes import Lane, LaneGroup
 from datafast.engine.ledger import RunStats
 from datafast.engine.retry import RetryPolicy
@@ -82,8 +83,10 @@ class Scheduler:
         max_cost: float | None = None,
         seed: int = 0,
         stats: RunStats | None = None,
+        batches: BatchCollector | None = None,
     ) -> None:
         self.streams = streams
+        self.batches = batches
         self.observer = observer
         self.store = store
         self.done = done or set()
@@ -112,13 +115,31 @@ class Scheduler:
                 for group in self.groups.values():
                     for lane in group.lanes:
                         await pools.enter_async_context(lane.provider.http.held())
-                await asyncio.gather(
-                    *(self._worker(stream) for stream in self.streams for _ in range(self._workers(stream)))
-                )
+                collector = asyncio.ensure_future(self.batches.run()) if self.batches is not None else None
+                try:
+                    await asyncio.gather(
+                        *(self._worker(stream) for stream in self.streams for _ in range(self._workers(stream)))
+                    )
+                except BaseException:  # Ctrl-C, a crash: the batches stay at the provider, and it says so
+                    if collector is not None:
+                        collector.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await collector
+                    raise
+                if collector is not None:
+                    await self._stop_collector(collector)
         finally:
             self.stats.wall_seconds = time.monotonic() - started
             self._note_lanes()
         return self.stats
+
+    async def _stop_collector(self, collector: asyncio.Future[None]) -> None:
+        assert self.batches is not None
+        if collector.done():
+            collector.result()  # its error, if it failed
+            return
+        self.batches.close()
+        await collector
 
     def _workers(self, stream: Stream) -> int:
         """As many workers as the stream's lanes may ever have in flight (idle ones wait for a slot)."""
@@ -196,6 +217,8 @@ class Scheduler:
         while True:
             try:
                 completion = await self._send(group, item)
+            except NotSent:  # a batch-mode request the run stopped before sending
+                return []
             except CallFailure as failure:
                 if failure.prompt_tokens or failure.completion_tokens or failure.cost_usd:
                     paid = (failure.prompt_tokens, failure.completion_tokens, failure.cost_usd)
@@ -277,10 +300,15 @@ class Scheduler:
             return delay
         if not self.policy.should_retry(failure, item.attempts):
             return None
+        if self.batches is not None and self.batches.carries(item):
+            return 0.0  # it waits for the next batch anyway
         return self.policy.delay(failure, item.attempts, self.rng)
 
     async def _send(self, group: LaneGroup, item: WorkItem) -> Completion:
-        """One request through the lane that should answer first, within its limits."""
+        """One request through the lane that should answer first, within its limits (or in a batch)."""
+        if self.batches is not None and self.batches.carries(item):
+            item.attempts += 1
+            return await item.provider.acomplete(item.messages, item.response_model, self.batches.sender(item))
         lane = await group.acquire()
         try:
             await lane.provider.prepare(item.response_model)

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import os
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -19,6 +20,10 @@ from datafast.llms.structured import parse_structured, repair_messages, response
 from datafast.llms.wire import Route, prefetch_litellm
 
 Messages = list[dict[str, Any]]
+
+# Sends one encoded request and returns its answer: `(route, messages, body) -> Completion`. The engine passes
+# one to `acomplete` to carry a request in a provider batch instead of an online HTTP request.
+Sender = Callable[[Route, Messages, dict[str, Any]], Awaitable[Completion]]
 
 
 # The values OpenAI's `reasoning_effort` takes (reasoning models; LiteLLM maps it for others that reason).
@@ -41,6 +46,9 @@ class LLMProvider:
     (`positional_args`).
     `string_max_length` adds a `maxLength` to every string of the response schema: small self-hosted
     models otherwise often write until the token limit and never close their JSON.
+    `batch=True` sends a run's requests through the provider's batch API (half price, answers within 24
+    hours) where it has one (`batch_api`): OpenAI, Anthropic, and OpenAI-compatible servers that serve
+    `/v1/batches`. The answers, their work keys and records are the same as online.
 
     `max_concurrency` is a hard ceiling when given. Left out, a run starts at 32 requests in flight for
     hosted APIs (4 for Ollama, which queues what it cannot run at once and would time requests out) and
@@ -70,6 +78,8 @@ class LLMProvider:
     prefetch_litellm: ClassVar[bool] = True
     # Seconds a request may take when `timeout` is not given (or given as None, as 0.0.36's default was).
     default_timeout: ClassVar[float] = 120.0
+    # The provider's batch API (a key of `datafast.llms.batch_api.BATCH_APIS`), or None if it has none.
+    batch_api: ClassVar[str | None] = None
     # Datafast 0.0.36's order of the arguments after `model_id`, so its positional calls keep working
     # (`OpenAIProvider("gpt-5-mini", None, 2000, "low")`); each provider names its own.
     positional_args: ClassVar[tuple[str, ...]] = (
@@ -98,6 +108,7 @@ class LLMProvider:
         rpm_limit: int | None = None,
         tpm_limit: int | None = None,
         string_max_length: int | None = None,
+        batch: bool = False,
     ) -> None:
         settings: dict[str, Any] = {
             "api_key": api_key,
@@ -112,6 +123,7 @@ class LLMProvider:
             "rpm_limit": rpm_limit,
             "tpm_limit": tpm_limit,
             "string_max_length": string_max_length,
+            "batch": batch,
         }
         if args:
             settings |= self._positional_settings(args, settings)
@@ -149,6 +161,7 @@ class LLMProvider:
         rpm_limit: int | None,
         tpm_limit: int | None,
         string_max_length: int | None,
+        batch: bool = False,
     ) -> None:
         name = type(self).__name__
         model_id = model_id or self.default_model_id
@@ -187,6 +200,9 @@ class LLMProvider:
         self.rpm_limit = rpm_limit
         self.tpm_limit = tpm_limit
         self.string_max_length = string_max_length
+        if batch and self.batch_api is None:
+            raise ConfigError(f"{name}: {self.batch_refusal()}")
+        self.batch = bool(batch)
         bases = api_base or _first_env(self.api_base_env) or self.default_api_base
         if isinstance(bases, list) and not all(isinstance(base, str) for base in bases):
             raise ConfigError(f"{name}: api_base must be a URL or a list of URLs, got {api_base!r}")
@@ -270,6 +286,17 @@ class LLMProvider:
             params["reasoning_effort"] = self.reasoning_effort
         return params
 
+    def batch_refusal(self) -> str:
+        """Why this provider cannot run in batch mode, and what to do instead."""
+        return (
+            f"{self.provider_name} has no batch API datafast can use (batch mode works with openai, anthropic and "
+            "OpenAI-compatible servers that serve /v1/batches); run it online: leave batch out"
+        )
+
+    async def batch_route(self, response_model: type[BaseModel] | None) -> Route:
+        """The route whose requests a batch carries (its URL and headers locate the batch API)."""
+        return await self._route(response_model, None)
+
     def language_warning(self, language_codes: list[str]) -> str | None:
         """A warning when this model is known to write some of these languages poorly, else None."""
         return None
@@ -334,13 +361,19 @@ class LLMProvider:
         return route
 
     async def _call(
-        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+        self,
+        messages: Messages,
+        response_model: type[BaseModel] | None,
+        max_tokens: int | None = None,
+        send: Sender | None = None,
     ) -> Completion:
         if self.plan_only:
             variable = " or ".join(self.api_key_env)
             raise CallFailure("fatal", f"{self.name} has no API key (built to plan a run): set {variable}", None, 401)
         route = await self._route(response_model, max_tokens)
         data, body = route.encode(messages)
+        if send is not None:
+            return await send(route, messages, data)
         import aiohttp
 
         try:
@@ -372,12 +405,15 @@ class LLMProvider:
             return None
         return (await self._route(None, None)).context_window
 
-    async def acomplete(self, messages: Messages, response_model: type[BaseModel] | None = None) -> Completion:
+    async def acomplete(
+        self, messages: Messages, response_model: type[BaseModel] | None = None, send: Sender | None = None
+    ) -> Completion:
         """One logical request. With a response model, an answer that does not validate gets exactly one
         repair retry; if that fails too, CallFailure(kind="invalid_response") is raised. An answer cut off at
         `max_completion_tokens` is asked again as it was, with twice the token budget: a fresh start with
-        room to finish works better than asking a model to shorten what it wrote."""
-        first = await self._call(messages, response_model)
+        room to finish works better than asking a model to shorten what it wrote. `send` carries the requests
+        (the answer and its repair) instead of an online HTTP request: the engine's batches."""
+        first = await self._call(messages, response_model, send=send)
         if response_model is None:
             return first
         try:
@@ -388,9 +424,10 @@ class LLMProvider:
         if first.finish_reason == "length":
             reason += " (the answer was cut off at the token limit)"
         if first.finish_reason == "length" and self.max_completion_tokens:
-            second = await self._call(messages, response_model, max_tokens=2 * self.max_completion_tokens)
+            second = await self._call(messages, response_model, 2 * self.max_completion_tokens, send)
         else:
-            second = await self._call(repair_messages(messages, first.text, reason, response_model), response_model)
+            repair = repair_messages(messages, first.text, reason, response_model)
+            second = await self._call(repair, response_model, send=send)
         second.prompt_tokens += first.prompt_tokens
         second.completion_tokens += first.completion_tokens
         second.cached_tokens += first.cached_tokens

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from datafast.llms.base import Completion, LLMProvider, Messages
+from datafast.llms.base import Completion, LLMProvider, Messages, Sender
 from datafast.llms.wire import import_litellm
 
 
@@ -88,10 +88,14 @@ class LocalProvider(LLMProvider):
         await super().prepare(response_model)
 
     async def _call(
-        self, messages: Messages, response_model: type[BaseModel] | None, max_tokens: int | None = None
+        self,
+        messages: Messages,
+        response_model: type[BaseModel] | None,
+        max_tokens: int | None = None,
+        send: Sender | None = None,
     ) -> Completion:
         await self.prepare(response_model)
-        completion = await super()._call(messages, response_model, max_tokens)
+        completion = await super()._call(messages, response_model, max_tokens, send)
         completion.cost_usd = 0.0
         return completion
 

@@ -12,6 +12,7 @@ class OpenAIProvider(LLMProvider):
 
     provider_name: ClassVar[str] = "openai"
     litellm_prefix: ClassVar[str] = "openai"
+    batch_api: ClassVar[str | None] = "openai"
     default_model_id: ClassVar[str | None] = "gpt-4.1-mini"
     api_key_env: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("OPENAI_BASE_URL", "OPENAI_API_BASE")
@@ -32,6 +33,7 @@ class AnthropicProvider(LLMProvider):
 
     provider_name: ClassVar[str] = "anthropic"
     litellm_prefix: ClassVar[str] = "anthropic"
+    batch_api: ClassVar[str | None] = "anthropic"
     default_model_id: ClassVar[str | None] = "claude-haiku-4-5-20251001"
     api_key_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
     api_base_env: ClassVar[tuple[str, ...]] = ("ANTHROPIC_BASE_URL",)
@@ -120,6 +122,7 @@ class OpenAICompatibleProvider(LLMProvider):
     needs_api_base: ClassVar[bool] = True
     # The OpenAI client refuses to start without a key; local servers accept any.
     default_api_key: ClassVar[str | None] = "none"
+    batch_api: ClassVar[str | None] = "openai"  # for servers that serve /v1/files and /v1/batches
 
 
 def _all_providers() -> dict[str, type[LLMProvider]]:

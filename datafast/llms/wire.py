@@ -215,7 +215,7 @@ class Route:
         `batch`: the answer came from the provider's batch API, and is priced at its batch price."""
         limits = RateLimitHeaders.parse(headers)
         if status >= 300:
-            failure = self._failure(status, headers, body)
+            failure = self.failure(status, headers, body)
             failure.limits = limits
             raise failure
         from litellm.types.utils import ModelResponse
@@ -260,7 +260,8 @@ class Route:
             cache_write_tokens=written,
         )
 
-    def _failure(self, status: int, headers: Mapping[str, str], body: bytes) -> CallFailure:
+    def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> CallFailure:
+        """The CallFailure an HTTP error status (and the provider's error body) means."""
         detail = redact(_error_detail(body), self.secrets)
         message = f"{self.name}: HTTP {status} {_STATUS_WORDS.get(status, 'error')}" + (f": {detail}" if detail else "")
         if status == 429:
