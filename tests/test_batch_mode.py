@@ -270,3 +270,19 @@ def test_ctrl_c_leaves_the_batches_and_says_so_and_cancel_batches_cancels_them(l
     assert again.returncode == 0, again.stderr
     assert submits(llm_server) == [4, 4]
     assert len(records(out)) == 12
+
+
+def test_an_answer_that_does_not_validate_is_repaired_in_the_next_batch(llm_server, tmp_path):
+    llm_server.set_behavior(ServerBehavior(batch_delay_s=0.05, batch_rate_malformed=0.5, seed=3))
+    out = tmp_path / "out.jsonl"
+    dataset = ClassificationDataset(concept_classification(out))
+    dataset.generate([provider(llm_server, "openai")], show_progress=False, retry=FAST_RETRY, batch=FAST)
+    waves = submits(llm_server)
+    assert waves[0] == 4 and len(waves) > 1
+    assert llm_server.requests() == []
+    done = summary(out)
+    assert done["this_run"]["failed"] == 0 and done["whole_run"]["done"] == 4
+    assert len(records(out)) + sum((done["records_dropped"] or {}).values()) == 20
+    # A later batch carries the repair: the bad answer and what was wrong with it, asked again.
+    later = [p for e in llm_server.batch_events() if e.action == "submit" for p in e.prompts][4:]
+    assert any("Your answer could not be used" in prompt for prompt in later)

@@ -70,9 +70,10 @@ class ServerState:
         self._prompt_counts[phash] = count
         return random.Random(f"{self.planner.behavior.seed}:{phash}:{count}")
 
-    def batch_answer(self, protocol: Protocol, body: dict[str, Any], number: int) -> dict[str, Any]:
+    def batch_answer(self, protocol: Protocol, body: dict[str, Any], number: int, fault: str = "ok") -> dict[str, Any]:
         """The body the online endpoint would send for the request ``body`` (the same prompt gets the same
-        answer), without faults; ``number`` makes its ids. Raises ValueError for an unusable body."""
+        answer), with no fault or the answer-level ``fault`` given (``malformed``); ``number`` makes its ids.
+        Raises ValueError for an unusable body."""
         req = protocol.parse(body, None)
         if req.schema is not None:
             try:
@@ -81,7 +82,7 @@ class ServerState:
                 raise ValueError(f"invalid response schema: {exc}") from exc
         behavior = self.planner.behavior
         rng = self.answer_rng(prompt_hash(req.model, req.prompt_text))
-        answer = build_answer(req, "ok", rng, self.faker, behavior.honor_max_tokens)
+        answer = build_answer(req, fault, rng, self.faker, behavior.honor_max_tokens)
         answer.cached_tokens = cached_tokens(answer.prompt_tokens, behavior.cached_prompt_share)
         return protocol.success(req, answer, number)
 
@@ -142,7 +143,7 @@ async def _serve(
     record.params = req.params
     record.has_auth, record.api_key_sha256 = key is not None, key_hash(key) if key else None
     if behavior.log_bodies:
-        record.prompt_text = req.prompt_text
+        record.prompt_text, record.cache_marked = req.prompt_text, req.cache_marked
     if req.stream:
         return _reject(protocol, record, "streaming is not supported by the test server")
     try:

@@ -23,7 +23,7 @@ from datafast.testing.protocols import PROTOCOLS, Protocol
 
 Provider = Literal["openai", "anthropic"]
 Outcome = Literal["succeeded", "errored", "expired", "canceled"]
-AnswerFn = Callable[[Protocol, dict[str, Any], int], dict[str, Any]]
+AnswerFn = Callable[[Protocol, dict[str, Any], int, str], dict[str, Any]]
 
 EXPIRY_S = 24 * 3600
 
@@ -32,7 +32,8 @@ EXPIRY_S = 24 * 3600
 class BatchEvent:
     """One batch-related request: ``action`` is ``upload``, ``submit``, ``poll``, ``list``, ``cancel``,
     ``file`` or ``results``; ``requests`` the number of requests submitted (``submit`` only); ``status`` the
-    batch's status as answered."""
+    batch's status as answered; ``prompts`` the prompt text of each request submitted (``submit`` only, when
+    the server logs bodies)."""
 
     seq: int
     time: float
@@ -41,6 +42,7 @@ class BatchEvent:
     batch_id: str = ""
     requests: int = 0
     status: str = ""
+    prompts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of all fields."""
@@ -124,10 +126,19 @@ class BatchStore:
         self._seq = 0
         self._ids = 0
 
-    def log(self, provider: str, action: str, batch_id: str = "", requests: int = 0, status: str = "") -> None:
+    def log(
+        self,
+        provider: str,
+        action: str,
+        batch_id: str = "",
+        requests: int = 0,
+        status: str = "",
+        prompts: list[str] | None = None,
+    ) -> None:
         """Append one event."""
         self._seq += 1
-        self.events.append(BatchEvent(self._seq, time.time(), provider, action, batch_id, requests, status))
+        event = BatchEvent(self._seq, time.time(), provider, action, batch_id, requests, status, prompts or [])
+        self.events.append(event)
 
     def new_id(self, prefix: str) -> str:
         """A fresh id such as ``batch_000000000003``."""
@@ -146,8 +157,16 @@ class BatchStore:
         prefix = "batch_" if provider == "openai" else "msgbatch_"
         batch = Batch(self.new_id(prefix), provider, items, now, now + self._behavior().batch_delay_s, **details)
         self.batches[batch.id] = batch
-        self.log(provider, "submit", batch.id, len(items), self.status(batch))
+        prompts = [self._prompt(provider, item.body) for item in items] if self._behavior().log_bodies else []
+        self.log(provider, "submit", batch.id, len(items), self.status(batch), prompts)
         return batch
+
+    @staticmethod
+    def _prompt(provider: Provider, body: dict[str, Any]) -> str:
+        try:
+            return PROTOCOLS[provider].parse(body, None).prompt_text
+        except (ValueError, AttributeError, TypeError):
+            return ""
 
     def cancel(self, batch: Batch) -> None:
         """Cancel ``batch`` if it has not ended: its requests end as ``canceled``."""
@@ -167,6 +186,7 @@ class BatchStore:
         behavior = self._behavior()
         rng = random.Random(f"{behavior.seed}:batch:{batch.id}")
         protocol = PROTOCOLS[batch.provider]
+        malformed_below = behavior.batch_rate_failed + behavior.batch_rate_expired + behavior.batch_rate_malformed
         for item in batch.items:
             roll = rng.random()
             if roll < behavior.batch_rate_failed:
@@ -176,7 +196,8 @@ class BatchStore:
             else:
                 self._ids += 1
                 try:
-                    item.response = self._answer(protocol, item.body, self._ids)
+                    fault = "malformed" if roll < malformed_below else "ok"
+                    item.response = self._answer(protocol, item.body, self._ids, fault)
                     item.outcome = "succeeded"
                 except (ValueError, AttributeError, TypeError):
                     item.outcome = "errored"

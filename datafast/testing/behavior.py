@@ -110,6 +110,9 @@ class ServerBehavior(BaseModel):
     )
     batch_rate_failed: Probability = Field(default=0.0, description="Share of batch requests that fail.")
     batch_rate_expired: Probability = Field(default=0.0, description="Share of batch requests that expire.")
+    batch_rate_malformed: Probability = Field(
+        default=0.0, description="Share of batch requests answered with malformed JSON (a success, paid for)."
+    )
     log_records: bool = Field(default=True, description="Keep one record per request (counters always run).")
     log_bodies: bool = Field(default=True, description="Keep prompt and answer text in the records.")
 
@@ -118,8 +121,8 @@ class ServerBehavior(BaseModel):
         total = sum(getattr(self, name) for name, _ in _RATE_FIELDS)
         if total > 1.0 + 1e-9:
             raise ValueError(f"fault rates add up to {total:.3f}, more than 1")
-        if self.batch_rate_failed + self.batch_rate_expired > 1.0 + 1e-9:
-            raise ValueError("batch_rate_failed and batch_rate_expired add up to more than 1")
+        if self.batch_rate_failed + self.batch_rate_expired + self.batch_rate_malformed > 1.0 + 1e-9:
+            raise ValueError("batch_rate_failed, batch_rate_expired and batch_rate_malformed add up to more than 1")
         return self
 
 
