@@ -286,3 +286,48 @@ def test_an_answer_that_does_not_validate_is_repaired_in_the_next_batch(llm_serv
     # A later batch carries the repair: the bad answer and what was wrong with it, asked again.
     later = [p for e in llm_server.batch_events() if e.action == "submit" for p in e.prompts][4:]
     assert any("Your answer could not be used" in prompt for prompt in later)
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+def test_a_batch_whose_creation_got_no_answer_is_found_at_the_provider_not_sent_again(llm_server, tmp_path, wire):
+    llm_server.set_behavior(ServerBehavior(batch_delay_s=0.05, batch_rate_lost_create=1.0))
+    out = tmp_path / "out.jsonl"
+    dataset = ClassificationDataset(concept_classification(out))
+    dataset.generate([provider(llm_server, wire)], show_progress=False, retry=FAST_RETRY, batch=FAST)
+    assert submits(llm_server) == [4]
+    assert [e.action for e in llm_server.batch_events()].count("list") >= 1
+    assert len(records(out)) + sum((summary(out)["records_dropped"] or {}).values()) == 20
+
+
+def test_batches_are_split_at_the_providers_limits(llm_server, tmp_path, monkeypatch):
+    from datafast.llms.batch_api import OpenAIBatchAPI
+
+    llm_server.set_behavior(ServerBehavior(batch_delay_s=0.05))
+    out = tmp_path / "out.jsonl"
+    dataset = ClassificationDataset(concept_classification(out))
+    dataset.generate(
+        [provider(llm_server, "openai")],
+        show_progress=False,
+        batch=BatchOptions(poll_seconds=0.1, gather_seconds=0.1, max_requests=3),
+    )
+    assert sorted(submits(llm_server)) == [1, 3]
+    llm_server.reset()
+    monkeypatch.setattr(OpenAIBatchAPI, "max_bytes", 2500)  # about two requests of this config
+    other = tmp_path / "other.jsonl"
+    ClassificationDataset(concept_classification(other)).generate(
+        [provider(llm_server, "openai")], show_progress=False, batch=FAST
+    )
+    assert sorted(submits(llm_server)) == [2, 2]
+    assert records(other) == records(out)
+
+
+def test_one_provider_in_batch_mode_and_another_online_in_one_run(llm_server, tmp_path):
+    llm_server.set_behavior(ServerBehavior(batch_delay_s=0.05))
+    out = tmp_path / "out.jsonl"
+    batched, online = provider(llm_server, "openai", batch=True), provider(llm_server, "anthropic")
+    dataset = ClassificationDataset(concept_classification(out))
+    dataset.generate([batched, online], show_progress=False, batch=BatchOptions(0.1, 0.1, every_provider=False))
+    assert submits(llm_server) == [4]
+    assert {r.protocol for r in llm_server.requests()} == {"anthropic"} and len(llm_server.requests()) == 4
+    assert summary(out)["batch"] == [batched.name]
+    assert {r["model_id"] for r in records(out).values()} == {OPENAI_MODEL, ANTHROPIC_MODEL}

@@ -122,14 +122,15 @@ class BatchBook:
 
     # -- writes ----------------------------------------------------------------------------------------
 
-    def sending(self, provider: str, api: str, endpoint: str, keys: list[str]) -> int:
-        """Record a batch about to be sent; its local id."""
+    def sending(self, provider: str, api: str, endpoint: str, keys: list[str]) -> BatchRow:
+        """Record a batch about to be sent."""
+        now = time.time()
         try:
             self._db.execute("BEGIN IMMEDIATE")
             cursor = self._db.execute(
                 "INSERT INTO batches (provider, api, endpoint, status, requests, keys, sent)"
                 " VALUES (?, ?, ?, 'sending', ?, ?, ?)",
-                (provider, api, endpoint, len(keys), json.dumps(keys), time.time()),
+                (provider, api, endpoint, len(keys), json.dumps(keys), now),
             )
             self._db.execute("COMMIT")
             self._db.execute("PRAGMA wal_checkpoint(FULL)")
@@ -138,7 +139,8 @@ class BatchBook:
                 self._db.execute("ROLLBACK")
             raise self._unusable(exc) from None
         assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        row_id = cursor.lastrowid
+        return BatchRow(row_id, provider, api, endpoint, None, "sending", None, len(keys), keys, now, None, None)
 
     def sent(self, batch_id: int, remote_id: str, provider_status: str) -> None:
         """The provider took the batch: its id."""

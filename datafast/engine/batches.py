@@ -252,25 +252,27 @@ class BatchCollector:
             waiters = {key: queue.waiters.pop(key) for key in keys}
             bodies = [(key, queue.bodies.pop(key)) for key in keys]
             queue.size -= size
-            row_id = self.book.sending(queue.provider, queue.api.kind, queue.api.route.url, keys)
+            row = self.book.sending(queue.provider, queue.api.kind, queue.api.route.url, keys)
+            row_id = row.id
+            estimate = self._estimate(queue.api, list(waiters.values()))
+            self._sent[row_id] = _Sent(row, queue.api, waiters, None, estimate)
+            for key in keys:
+                self._latest[key] = row
             try:
                 state = await queue.api.submit(bodies, self.book.tag(row_id))
             except CallFailure as failure:
-                # The provider refused it or could not be reached: nothing was sent; each request fails
-                # (and is asked again in a later batch if the failure is one to retry).
-                self.book.lost(row_id)
-                for waiter in waiters.values():
-                    waiter.future.set_exception(failure)
+                if failure.kind != "fatal":
+                    # No answer (a timeout, a dropped connection, a 5xx): the provider may have made the batch
+                    # all the same. It stays `sending`, and the next poll looks for it before anything is sent
+                    # again (`_recover`).
+                    log.warning("sending batch %d: %s; looking it up before sending again", row_id, failure)
+                    continue
+                # Refused (a bad request, a bad key): nothing was made; each request fails with the reason.
+                self._forget(self._sent[row_id], failure)
                 continue
             self.book.sent(row_id, state.remote_id, state.status)
-            row = BatchRow(
-                row_id, queue.provider, queue.api.kind, queue.api.route.url, state.remote_id, "running",
-                state.status, len(keys), keys, time.time(), None, None,
-            )
-            sent = _Sent(row, queue.api, waiters, state, self._estimate(queue.api, list(waiters.values())))
-            self._sent[row_id] = sent
-            for key in keys:
-                self._latest[key] = row
+            row.status, row.remote_id, row.provider_status = "running", state.remote_id, state.status
+            self._sent[row_id].state = state
 
     def _affordable(self, queue: _Queue, keys: list[str]) -> list[str]:
         """The requests a batch may hold within max_cost: what was spent, plus what the open batches are
@@ -331,15 +333,21 @@ class BatchCollector:
             log.warning("could not look up batch %d at %s: %s", row.id, row.provider, failure)
             return
         if remote_id is None:
-            self.book.lost(row.id)
-            row.status = "lost"
-            del self._sent[row.id]
-            for key, waiter in sent.waiters.items():
-                waiter.future.set_exception(CallFailure("transient", "its batch never reached the provider"))
-                self._latest.pop(key, None)
+            self._forget(sent, CallFailure("transient", f"{row.provider}: its batch never reached the provider"))
             return
         self.book.sent(row.id, remote_id, "found")
         row.status, row.remote_id = "running", remote_id
+
+    def _forget(self, sent: _Sent, failure: CallFailure) -> None:
+        """A batch the provider never took: recorded as lost, each of its requests failed with `failure`
+        (asked again in a later batch if it is a failure to retry)."""
+        self.book.lost(sent.row.id)
+        sent.row.status = "lost"
+        del self._sent[sent.row.id]
+        for key, waiter in sent.waiters.items():
+            if self._latest.get(key) is sent.row:
+                del self._latest[key]
+            waiter.future.set_exception(failure)
 
     async def _poll(self, sent: _Sent) -> None:
         assert sent.api is not None and sent.row.remote_id is not None

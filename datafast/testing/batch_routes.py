@@ -36,6 +36,16 @@ def _base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
+def _made(request: web.Request, batch: Batch, body: Any) -> web.Response:
+    """The answer to a batch's creation, or (``batch_rate_lost_create``) a connection closed without one."""
+    if _store(request).lose_answer(batch):
+        transport = request.transport
+        if transport is not None:
+            transport.close()
+        return web.Response(status=500)
+    return _json(body)
+
+
 # -- OpenAI -------------------------------------------------------------------------------------------------
 
 
@@ -111,7 +121,7 @@ async def create_batch(request: web.Request) -> web.Response:
         completion_window=str(body.get("completion_window") or "24h"),
         metadata=body.get("metadata"),
     )
-    return _json(store.openai_batch(batch))
+    return _made(request, batch, store.openai_batch(batch))
 
 
 async def get_batch(request: web.Request) -> web.Response:
@@ -180,7 +190,28 @@ async def create_message_batch(request: web.Request) -> web.Response:
     except (ValueError, AttributeError, TypeError) as exc:
         return _anthropic_error(400, f"invalid batch: {exc}")
     batch = store.submit("anthropic", items)
-    return _json(store.anthropic_batch(batch, _base_url(request)))
+    return _made(request, batch, store.anthropic_batch(batch, _base_url(request)))
+
+
+async def list_message_batches(request: web.Request) -> web.Response:
+    """``GET /v1/messages/batches`` (newest first; ``limit`` and ``after_id`` as Anthropic pages them)."""
+    store = _store(request)
+    store.log("anthropic", "list")
+    batches = [b for b in reversed(store.batches.values()) if b.provider == "anthropic"]
+    after = request.query.get("after_id")
+    if after:
+        ids = [b.id for b in batches]
+        batches = batches[ids.index(after) + 1 :] if after in ids else []
+    limit = int(request.query.get("limit", "20"))
+    page = [store.anthropic_batch(b, _base_url(request)) for b in batches[:limit]]
+    return _json(
+        {
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(batches) > limit,
+        }
+    )
 
 
 async def get_message_batch(request: web.Request) -> web.Response:
@@ -226,6 +257,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/v1/batches/{batch_id}", get_batch),
     ("POST", "/v1/batches/{batch_id}/cancel", cancel_batch),
     ("POST", "/v1/messages/batches", create_message_batch),
+    ("GET", "/v1/messages/batches", list_message_batches),
     ("GET", "/v1/messages/batches/{batch_id}", get_message_batch),
     ("POST", "/v1/messages/batches/{batch_id}/cancel", cancel_message_batch),
     ("GET", "/v1/messages/batches/{batch_id}/results", message_batch_results),

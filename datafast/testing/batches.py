@@ -168,6 +168,11 @@ class BatchStore:
         except (ValueError, AttributeError, TypeError):
             return ""
 
+    def lose_answer(self, batch: Batch) -> bool:
+        """Whether the answer to the creation of ``batch`` is to be lost (``batch_rate_lost_create``)."""
+        behavior = self._behavior()
+        return random.Random(f"{behavior.seed}:lost:{batch.id}").random() < behavior.batch_rate_lost_create
+
     def cancel(self, batch: Batch) -> None:
         """Cancel ``batch`` if it has not ended: its requests end as ``canceled``."""
         if batch.ended_at is None and self.settle(batch) is False:

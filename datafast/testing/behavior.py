@@ -113,6 +113,10 @@ class ServerBehavior(BaseModel):
     batch_rate_malformed: Probability = Field(
         default=0.0, description="Share of batch requests answered with malformed JSON (a success, paid for)."
     )
+    batch_rate_lost_create: Probability = Field(
+        default=0.0,
+        description="Share of batch creations whose answer is lost: the batch is made, the connection closed.",
+    )
     log_records: bool = Field(default=True, description="Keep one record per request (counters always run).")
     log_bodies: bool = Field(default=True, description="Keep prompt and answer text in the records.")
 
