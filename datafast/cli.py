@@ -232,6 +232,13 @@ def _generate(
     summary = json.loads((folder / "summary.json").read_text())
     print(f"{plural(len(dataset.data_rows), 'record')} in {dataset.config.output_file} (at most {expected:,} expected)")
     print(_run_line(stats))
+    if summary.get("batches"):
+        states = [b["status"] for b in summary["batches"]]
+        left = states.count("sending") + states.count("running")
+        print(
+            f"{plural(len(states), 'provider batch', 'provider batches')} in this run's store, "
+            f"{states.count('collected')} collected" + (f", {left} still at the provider" if left else "")
+        )
     if summary["records_dropped"]:
         reasons = ", ".join(f"{reason}: {n}" for reason, n in summary["records_dropped"].items())
         print(f"dropped by cleaning ({reasons}): see {summary['dropped_file']}")
