@@ -303,6 +303,8 @@ def _plan(path: str, llm_options: list[str] | None, samples: int, batch: bool = 
             if p.batch_price_source:
                 out.print(Text(f"batch price of {p.name}: {p.batch_price_source}"))
     for llm in llms.values() if isinstance(llms, dict) else llms:
+        if batch and llm.batch_api is None:
+            out.print(f"{llm.name}: {llm.batch_refusal()}")
         if llm.plan_only:
             out.print(f"{llm.name}: no API key set; generate will need {' or '.join(llm.api_key_env)}")
     if any(p.cost_usd is None for p in plan.providers):
