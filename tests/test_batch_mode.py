@@ -8,6 +8,7 @@ import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -331,3 +332,25 @@ def test_one_provider_in_batch_mode_and_another_online_in_one_run(llm_server, tm
     assert {r.protocol for r in llm_server.requests()} == {"anthropic"} and len(llm_server.requests()) == 4
     assert summary(out)["batch"] == [batched.name]
     assert {r["model_id"] for r in records(out).values()} == {OPENAI_MODEL, ANTHROPIC_MODEL}
+
+
+def test_a_batch_the_provider_no_longer_knows_is_sent_again_once(llm_server, tmp_path):
+    llm_server.set_behavior(ServerBehavior(batch_delay_s=4.0))
+    out = tmp_path / "out.jsonl"
+    config = tmp_path / "config.yaml"
+    config.write_text(CONFIG.format(output=out, wire="openai", model=OPENAI_MODEL))
+    env = {"OPENAI_BASE_URL": llm_server.openai_base, "OPENAI_API_KEY": KEY}
+    proc = start(config, env)
+    wait_for_submit(llm_server, proc)
+    proc.kill()
+    proc.wait()
+    with sqlite3.connect(out.parent / "out.datafast" / "store.sqlite") as db:  # as if deleted at the provider
+        db.execute("UPDATE batches SET remote_id = 'batch_gone'")
+
+    again = run_datafast("generate", config, "--no-progress", "--batch-poll", "0.1", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "batch_gone" in again.stderr and "its requests go again" in again.stderr
+    assert submits(llm_server) == [4, 4]
+    assert len(records(out)) == 12
+    states = [b["status"] for b in summary(out)["batches"]]
+    assert states == ["lost", "collected"]

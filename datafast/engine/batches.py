@@ -138,7 +138,7 @@ class BatchCollector:
             self._remember_api(row, route, item.provider)
             return await future
         if id(item.provider) not in self.batch_providers:  # an earlier batch's key, and this run is online
-            return await item.provider.acomplete(messages, item.response_model)
+            return await item.provider.post(route, messages, data)
         if self._closing or self.stats.stopped:
             raise NotSent(self.stats.stopped or "run ending")
         queue = self._queue(item.provider, route)
@@ -354,7 +354,7 @@ class BatchCollector:
         try:
             state = await sent.api.poll(sent.row.remote_id)
         except CallFailure as failure:
-            log.warning("could not poll batch %s at %s: %s", sent.row.remote_id, sent.row.provider, failure)
+            self._unreadable(sent, failure, "poll")
             return
         sent.state = state
         if not state.ended:
@@ -362,19 +362,19 @@ class BatchCollector:
                 self.book.polled(sent.row.id, state.status, state.counts)
                 sent.row.provider_status = state.status
             return
-        try:
-            results = await sent.api.results(state)
-            outcomes: dict[str, tuple[bytes | None, str | None, str | None]] = {
-                r.custom_id: (r.body, r.failure.kind, r.failure.message) if r.failure else (r.body, None, None)
-                for r in results
-            }
-        except CallFailure as failure:
-            if failure.kind != "fatal":
-                log.warning("could not read batch %s's results: %s", sent.row.remote_id, failure)
+        outcomes: dict[str, tuple[bytes | None, str | None, str | None]] = {}
+        if state.refused is not None:  # the provider refused the whole batch: nothing in it was answered
+            outcomes = {key: (None, "fatal", state.refused) for key in sent.row.keys}
+        else:
+            try:
+                results = await sent.api.results(state)
+            except CallFailure as failure:
+                self._unreadable(sent, failure, "read the results of")
                 return
-            outcomes = {}
-            for key in sent.row.keys:
-                outcomes[key] = (None, "fatal", failure.message)
+            for result in results:
+                failed = result.failure
+                outcome = (None, failed.kind, failed.message) if failed else (result.body, None, None)
+                outcomes[result.custom_id] = outcome
         for key in sent.row.keys:  # a request the batch did not answer (cancelled before it was reached)
             outcomes.setdefault(key, (None, "transient", f"batch {state.remote_id} ended ({state.status}) without it"))
         self.book.collected(sent.row.id, state.status, outcomes)
@@ -393,6 +393,21 @@ class BatchCollector:
                 waiter.future.set_exception(failure)
             else:
                 waiter.future.set_result(answer)
+
+    def _unreadable(self, sent: _Sent, failure: CallFailure, doing: str) -> None:
+        """A batch that could not be looked at. A passing failure: the next poll tries again. A batch the
+        provider does not know (404): its requests go again in a new batch. Refused otherwise (a revoked key):
+        its requests fail with the reason, and the batch stays recorded as running for a later run."""
+        what = f"could not {doing} batch {sent.row.remote_id} at {sent.row.provider}: {failure}"
+        if failure.kind != "fatal":
+            log.warning("%s; trying again at the next poll", what)
+        elif failure.status_code == 404 and doing == "poll":
+            log.warning("%s; its requests go again in a new batch", what)
+            self._forget(sent, CallFailure("transient", f"{what}; its requests go again"))
+        else:
+            del self._sent[sent.row.id]
+            for waiter in sent.waiters.values():
+                waiter.future.set_exception(CallFailure("fatal", what, status_code=failure.status_code))
 
     def _show(self) -> None:
         """The batches' state on the progress line, per provider."""

@@ -374,6 +374,14 @@ class LLMProvider:
         data, body = route.encode(messages)
         if send is not None:
             return await send(route, messages, data)
+        return await self.post(route, messages, data, body)
+
+    async def post(
+        self, route: Route, messages: Messages, data: dict[str, Any], body: bytes | None = None
+    ) -> Completion:
+        """One encoded request sent online: its answer, or the CallFailure it came to."""
+        if body is None:
+            body = route.body(data)
         import aiohttp
 
         try:

@@ -26,12 +26,14 @@ _TIMEOUT_S = 300.0  # an upload of a 200 MB batch takes a while
 @dataclass
 class BatchState:
     """A batch as the provider last described it: its own status word, whether it has ended (its results
-    can be read, or there are none to read), and its request counts in words."""
+    can be read, or there are none to read), its request counts in words, and, for a batch refused as a
+    whole (an input the provider could not use), why."""
 
     remote_id: str
     status: str
     ended: bool
     counts: str = ""
+    refused: str | None = None  # why the provider refused the whole batch (none of it was answered)
 
 
 @dataclass
@@ -165,6 +167,10 @@ class OpenAIBatchAPI(BatchAPI):
         counts = batch.get("request_counts") or {}
         words = f"{counts.get('completed', 0)} of {counts.get('total', 0)} answered" if counts else ""
         state = BatchState(str(batch["id"]), status, status in ("completed", "expired", "cancelled", "failed"), words)
+        if status == "failed":
+            errors = (batch.get("errors") or {}).get("data") or []
+            why = "; ".join(str(e.get("message")) for e in errors[:3]) or "no reason given"
+            state.refused = f"{self.name}: the provider refused batch {state.remote_id}: {why}"
         self._last[state.remote_id] = batch
         return state
 
@@ -176,10 +182,6 @@ class OpenAIBatchAPI(BatchAPI):
 
     async def results(self, state: BatchState) -> list[BatchResult]:
         batch = self._last.get(state.remote_id) or await self._json("GET", f"{self.base}/batches/{state.remote_id}")
-        if state.status == "failed":  # the provider refused the whole batch (its input): nothing was answered
-            errors = (batch.get("errors") or {}).get("data") or []
-            why = "; ".join(str(e.get("message")) for e in errors[:3]) or "the provider refused the batch"
-            raise CallFailure("fatal", f"{self.name}: batch {state.remote_id} failed: {why}")
         results: list[BatchResult] = []
         for field in ("output_file_id", "error_file_id"):
             file_id = batch.get(field)

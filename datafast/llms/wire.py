@@ -200,7 +200,12 @@ class Route:
             )
         if self.extra_body:
             data = {**data, **self.extra_body}
-        return data, json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return data, self.body(data)
+
+    @staticmethod
+    def body(data: dict[str, Any]) -> bytes:
+        """A request body as sent."""
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
 
     def decode(
         self,
