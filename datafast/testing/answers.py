@@ -27,6 +27,8 @@ class ParsedRequest:
     # frequency_penalty, reasoning_effort, ...): logged so that tests can see what reached the server.
     params: dict[str, Any] = field(default_factory=dict)
     usage_cost: bool = False  # OpenRouter: the request asks for its cost in the answer's usage
+    # Texts of the content blocks marked with `cache_control` (Anthropic's prompt-cache marks), in order.
+    cache_marked: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

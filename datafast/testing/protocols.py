@@ -12,18 +12,41 @@ from datafast.testing.answers import Answer, ParsedRequest
 
 
 def flatten_content(content: Any) -> str:
-    """Text of a message ``content``: a string, or a list of blocks/parts carrying ``text`` (or nested ``content``)."""
+    """Text of a message ``content``: a string, or a list of blocks/parts carrying ``text`` (or nested ``content``).
+
+    A list of only text blocks (``{"type": "text", ...}``) is one text cut into pieces, as a request marking a
+    prefix for the prompt cache sends it: its pieces are joined as they are. Other parts are joined by newlines.
+    """
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(t for t in (flatten_content(part) for part in content) if t)
+        separator = "" if all(_is_text_block(part) for part in content) else "\n"
+        return separator.join(t for t in (flatten_content(part) for part in content) if t)
     if isinstance(content, dict):
         if isinstance(content.get("text"), str):
             return content["text"]
         return flatten_content(content.get("content") or content.get("parts"))
     return ""
+
+
+def _is_text_block(part: Any) -> bool:
+    return isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+
+
+def cache_marked(*contents: Any) -> list[str]:
+    """The texts of the content blocks that carry ``cache_control`` (Anthropic's prompt-cache marks), in order, in
+    a system prompt or in messages' ``content``."""
+    marked: list[str] = []
+    for content in contents:
+        if isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict):
+                    if part.get("cache_control") is not None and isinstance(part.get("text"), str):
+                        marked.append(part["text"])
+                    marked += cache_marked(part.get("content"))
+    return marked
 
 
 def _messages_text(messages: Any, key: str = "content") -> list[str]:
@@ -163,6 +186,7 @@ class OpenAIProtocol(Protocol):
             tool_name=tool_name,
             stream=bool(body.get("stream")),
             params=_params(body, _OPENAI_PARAMS),
+            cache_marked=cache_marked(body.get("messages")),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
@@ -253,6 +277,7 @@ class AnthropicProtocol(Protocol):
             tool_name=tool_name,
             stream=bool(body.get("stream")),
             params=_params(body, _ANTHROPIC_PARAMS),
+            cache_marked=cache_marked(body.get("system"), body.get("messages")),
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:

@@ -32,6 +32,9 @@ class RequestRecord:
     ``rate_limited`` marks a 429 sent because ``rpm_limit``/``tpm_limit`` was exceeded (its ``outcome`` is
     ``"429"``, as for an injected one). ``params`` are the request's sampling parameters under its wire
     format's names (``temperature``, ``frequency_penalty``, ``reasoning_effort``, Gemini's ``topP``, ...).
+    ``cache_marked`` are the texts of the content blocks the request marked with ``cache_control`` (Anthropic's
+    prompt-cache marks; OpenAI-format requests may carry them too), in order; empty when there are none or
+    ``log_bodies`` is off.
     """
 
     seq: int
@@ -53,6 +56,7 @@ class RequestRecord:
     status: int = 0
     end: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    cache_marked: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float | None:
