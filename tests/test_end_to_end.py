@@ -21,6 +21,8 @@ from datafast.schema.data_rows import TextClassificationRow, TextRow
 from datafast.testing import key_hash
 
 PLANTED_KEY = "sk-planted-SECRET-0123456789abcdef"
+# The requests for French texts of the class 'negative', in the default prompt.
+NEGATIVE_FRENCH = "Class: 'negative': Text expressing negative emotions\nLanguage: French"
 
 
 def read_jsonl(path):
@@ -186,13 +188,11 @@ def test_invalid_json_once_is_repaired(openai_env, tmp_path):
 
 def test_invalid_json_twice_is_asked_again_fresh_and_every_row_comes_in_one_run(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
-    openai_env.set_behavior(
-        script=["malformed", "malformed"], script_match="French that belong to the class 'negative'"
-    )
+    openai_env.set_behavior(script=["malformed", "malformed"], script_match=NEGATIVE_FRENCH)
     dataset = ClassificationDataset(concept_classification(path))
     dataset.generate(OpenAIProvider(), show_progress=False, retry=FAST_RETRY)
     assert not dataset.failures and len(read_jsonl(path)) == 20
-    negative_fr = [r for r in openai_env.requests() if "French that belong to the class 'negative'" in r.prompt_text]
+    negative_fr = [r for r in openai_env.requests() if NEGATIVE_FRENCH in r.prompt_text]
     # the answer, its repair, then a fresh request
     assert [r.outcome for r in negative_fr] == ["malformed", "malformed", "ok"]
 
@@ -200,9 +200,7 @@ def test_invalid_json_twice_is_asked_again_fresh_and_every_row_comes_in_one_run(
 def test_invalid_json_past_the_attempts_fails_that_request_and_keeps_the_rest(openai_env, tmp_path):
     path = tmp_path / "out.jsonl"
     path.write_text('{"earlier": "line kept"}\n')
-    openai_env.set_behavior(
-        script=["malformed"] * 4, script_match="French that belong to the class 'negative'"
-    )
+    openai_env.set_behavior(script=["malformed"] * 4, script_match=NEGATIVE_FRENCH)
     dataset = ClassificationDataset(concept_classification(path))
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
     with pytest.raises(ConfigError, match="not written by datafast"):

@@ -70,13 +70,13 @@ def test_random_500s_and_timeouts_complete_every_item(llm_server, tmp_path):
 
 
 def test_give_up_after_bounded_attempts_records_the_reason_then_rerun_retries(llm_server, tmp_path):
-    llm_server.set_behavior(script=["500"] * 3, script_match="story documents in English about topic 5.")
+    llm_server.set_behavior(script=["500"] * 3, script_match="Document type: story\nTopic: topic 5\n")
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
     path = tmp_path / "out.jsonl"
     dataset = RawDataset(raw_config(path)).generate(llm, show_progress=False, retry=policy)
     assert len(dataset.failures) == 1 and dataset.failures[0].kind == "transient"
-    assert "topic 5." in dataset.failures[0].prompt
+    assert "Topic: topic 5\n" in dataset.failures[0].prompt
     summary = json.loads((tmp_path / "out.datafast" / "summary.json").read_text())
     assert summary["this_run"]["failures_by_reason"] == {"transient": 1}
     assert summary["whole_run"]["failed"] == 1

@@ -86,7 +86,7 @@ def test_item_8_an_html_page_instead_of_an_answer_is_asked_again_never_a_crash(l
 
 
 def test_item_8_past_the_attempts_only_that_request_fails_with_a_clear_reason(llm_server, tmp_path):
-    llm_server.set_behavior(script=["html"] * 3, script_match="story documents in English about topic 0.")
+    llm_server.set_behavior(script=["html"] * 3, script_match="Document type: story\nTopic: topic 0\n")
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
     dataset = RawDataset(raw_config(tmp_path / "out.jsonl")).generate(llm, show_progress=False, retry=policy)

@@ -20,8 +20,8 @@ PERSONAS = ["p-alpha", "p-beta", "p-gamma"]
 
 # Markers of each step in the default prompts, to tell the logged requests apart.
 QUESTIONS, REWORD, ASSISTANT, FOLLOWUP = (
-    "different questions, in",
-    "Rewrite the question below",
+    "Write different questions",
+    "Rewrite the question at the end",
     "Reply to the user's latest message",
     "Write your next message to the assistant",
 )

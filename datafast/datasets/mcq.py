@@ -22,15 +22,19 @@ from datafast.sources import SourceRow, load_config_rows
 
 log = logging.getLogger("datafast")
 
+# Instructions first, then the document (shared by its questions' requests), the language and the question last,
+# so that requests share the longest prefix a provider's prompt cache can reuse.
 DISTRACTOR_PROMPT = (
+    "Write three incorrect answers for the multiple-choice question at the end, which is about the source "
+    "document below. Each must be clearly wrong to someone who knows the document, yet plausible to someone "
+    "who does not: the same kind of thing as the correct answer (a date for a date, a name for a name), of "
+    "similar length and style, and ideally a common misconception or something the document mentions in "
+    "another role. They must differ from the correct answer and from one another, and none may be 'all of the "
+    "above' or 'none of the above'. Write them in the language given below.\n\n"
     "Source document:\n<document>\n{document}\n</document>\n\n"
-    "A multiple-choice question about this document and its correct answer:\n"
-    "Question: {question}\nCorrect answer: {correct_answer}\n\n"
-    "Write three incorrect answers in {language_name} for this question. Each must be clearly wrong to "
-    "someone who knows the document, yet plausible to someone who does not: the same kind of thing as the "
-    "correct answer (a date for a date, a name for a name), of similar length and style, and ideally a "
-    "common misconception or something the document mentions in another role. They must differ from the "
-    "correct answer and from one another, and none may be 'all of the above' or 'none of the above'."
+    "Language: {language_name}\n\n"
+    "The question about this document and its correct answer:\n"
+    "Question: {question}\nCorrect answer: {correct_answer}"
 )
 
 

@@ -16,27 +16,40 @@ from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import UltrachatDatasetConfig
 from datafast.schema.data_rows import ChatRow
 
+# Each step's instructions first and what varies last (the subject, the language, the persona, then the
+# question or the conversation), so that requests share the longest prefix a provider's prompt cache can reuse.
 REFORMULATION_PROMPT = (
-    "Rewrite the question below the way {persona} would actually type it to an AI assistant, in "
-    "{language_name}. Keep what is asked and every concrete detail, but use that person's words, worries and "
-    "tone; add a sentence of personal context if it fits naturally. Give only the rewritten message.\n\n"
+    "Rewrite the question at the end the way the person described below would actually type it to an AI "
+    "assistant, in the language given below. Keep what is asked and every concrete detail, but use that "
+    "person's words, worries and tone; add a sentence of personal context if it fits naturally. Give only the "
+    "rewritten message.\n\n"
+    "Language: {language_name}\n"
+    "The person: {persona}\n\n"
     "Question: {question}"
 )
 ASSISTANT_PROMPT = (
-    "You are a knowledgeable and careful assistant in {domain}, talking with a user about {subtopic} "
-    "({topic}). Reply to the user's latest message in {language_name}. Be accurate and directly useful: "
-    "explain the reasoning, give concrete examples or steps where they help, say so when something is "
-    "uncertain, and match the length to what was asked. Put your reply in the 'answer' field."
+    "You are a knowledgeable and careful assistant in the domain given below, talking with a user about the "
+    "subject given below. Reply to the user's latest message in the language given below. Be accurate and "
+    "directly useful: explain the reasoning, give concrete examples or steps where they help, say so when "
+    "something is uncertain, and match the length to what was asked. Put your reply in the 'answer' field."
+    "\n\n"
+    "Domain: {domain}\n"
+    "Subject: {subtopic} ({topic})\n"
+    "Language: {language_name}"
 )
 USER_SYSTEM_PROMPT = (
-    "You play a human user, {persona}, chatting with an AI assistant about {subtopic} ({domain}). Stay in "
-    "character and write as this person would type, in {language_name}."
+    "You play a human user, the person described below, chatting with an AI assistant about the subject given "
+    "below. Stay in character and write as this person would type, in the language given below.\n\n"
+    "Subject: {subtopic} ({domain})\n"
+    "Language: {language_name}\n"
+    "You are: {persona}"
 )
 FOLLOWUP_PROMPT = (
-    "Your conversation with the assistant so far:\n\n{dialog_summary}\n\n"
-    "Write your next message to the assistant. Make it a natural follow-up: dig deeper into one point, ask "
-    "about something unclear or missing, push back on a claim, or apply the answer to your own situation. "
-    "Do not thank the assistant, do not repeat an earlier question, and give only the message."
+    "Write your next message to the assistant in the conversation below. Make it a natural follow-up: dig "
+    "deeper into one point, ask about something unclear or missing, push back on a claim, or apply the answer "
+    "to your own situation. Do not thank the assistant, do not repeat an earlier question, and give only the "
+    "message.\n\n"
+    "Your conversation with the assistant so far:\n\n{dialog_summary}"
 )
 
 

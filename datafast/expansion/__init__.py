@@ -1,6 +1,6 @@
 """Prompt expansion: parsing templates and choosing placeholder combinations (pure, no I/O)."""
 
 from datafast.expansion.sampling import count_combinations, iter_combinations, sample_indices
-from datafast.expansion.templates import PromptTemplate, check_template
+from datafast.expansion.templates import Prompt, PromptTemplate, check_template
 
-__all__ = ["PromptTemplate", "check_template", "count_combinations", "iter_combinations", "sample_indices"]
+__all__ = ["Prompt", "PromptTemplate", "check_template", "count_combinations", "iter_combinations", "sample_indices"]

@@ -3,6 +3,10 @@
 Only a brace pair around a Python identifier is a placeholder; anything else in braces (`{"a": 1}`,
 `{0.__class__}`) is plain text. Substitution is one pass over the template, so a value that itself
 contains `{label_name}` is inserted as is and never expanded again, and `str.format` is never involved.
+
+A rendered prompt is a `Prompt`: a `str` that also knows how many of its leading characters are the template's
+own text before its first placeholder, the part every prompt of the template shares (what a provider's prefix
+cache can reuse). Everything that takes a `str` takes it unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,28 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 _PLACEHOLDER = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_]*)\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class Prompt(str):
+    """A rendered prompt: its text, and `fixed`, the length of its leading part that is the template's literal
+    text (the same in every prompt rendered from that template, whatever the values). It is a `str` in every
+    other respect: hashing, comparing and JSON give the text alone, so it changes no work key."""
+
+    __slots__ = ("fixed",)
+    fixed: int
+
+    def __new__(cls, text: str, fixed: int = 0) -> Prompt:
+        prompt = super().__new__(cls, text)
+        prompt.fixed = max(0, min(fixed, len(text)))
+        return prompt
+
+    def __reduce__(self) -> tuple[type[Prompt], tuple[str, int]]:
+        return Prompt, (str(self), self.fixed)
+
+    @property
+    def fixed_prefix(self) -> str:
+        """The leading text every prompt of its template shares."""
+        return str(self)[: self.fixed]
 
 
 @dataclass(frozen=True)
@@ -34,7 +60,13 @@ class PromptTemplate:
                 mandatory.add(match.group(2))
         return cls(text=text, mandatory=frozenset(mandatory), optional=frozenset(optional))
 
-    def render(self, mandatory: Mapping[str, str], optional: Mapping[str, str]) -> str:
+    @property
+    def fixed_prefix(self) -> str:
+        """The template's text before its first placeholder: every prompt rendered from it starts so."""
+        match = _PLACEHOLDER.search(self.text)
+        return self.text if match is None else self.text[: match.start()]
+
+    def render(self, mandatory: Mapping[str, str], optional: Mapping[str, str]) -> Prompt:
         """Fill every placeholder; a name without a value raises KeyError (a bug: configs are checked first)."""
 
         def fill(match: re.Match[str]) -> str:
@@ -42,7 +74,7 @@ class PromptTemplate:
                 return optional[match.group(1)]
             return mandatory[match.group(2)]
 
-        return _PLACEHOLDER.sub(fill, self.text)
+        return Prompt(_PLACEHOLDER.sub(fill, self.text), len(self.fixed_prefix))
 
 
 def check_template(

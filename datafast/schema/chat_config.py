@@ -31,13 +31,19 @@ class UltrachatDatasetConfig(DatasetConfig):
         **LANGUAGE_PLACEHOLDERS,
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "subtopic"})
+    # Instructions first, what varies last (see ClassificationDatasetConfig.default_prompts).
     default_prompts: ClassVar[tuple[str, ...]] = (
-        "You are building a dataset of conversations between people and an AI assistant in the domain "
-        "'{domain}'. Write {num_samples} different questions, in {language_name}, that someone could open such "
-        "a conversation with about '{subtopic}' (part of '{topic}'). Mix kinds of request: explanations, "
-        "how-to help, comparisons, troubleshooting a concrete situation, asking for an opinion or a plan. "
-        "Each question must make sense on its own, be specific and answerable, and differ from the others "
-        "in angle and difficulty.",
+        "You are building a dataset of conversations between people and an AI assistant in the domain given "
+        "below. Write different questions that someone could open such a conversation with about the subtopic "
+        "given below (part of the topic given below). Mix kinds of request: explanations, how-to help, "
+        "comparisons, troubleshooting a concrete situation, asking for an opinion or a plan. Each question must "
+        "make sense on its own, be specific and answerable, and differ from the others in angle and difficulty. "
+        "Write them in the language given below.\n\n"
+        "Number of questions: {num_samples}\n"
+        "Domain: {domain}\n"
+        "Topic: {topic}\n"
+        "Subtopic: {subtopic}\n"
+        "Language: {language_name}",
     )
     reformulation_placeholders: ClassVar[dict[str, str]] = {
         "question": "the opening question",

@@ -44,10 +44,15 @@ class ClassificationDatasetConfig(DatasetConfig):
         "language_code": "the language code, e.g. en",
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "label_name"})
+    # Instructions first, what varies last: every request of a run shares the instructions as a prefix, which a
+    # provider's prompt cache can reuse.
     default_prompts: ClassVar[tuple[str, ...]] = (
-        "Write {num_samples} varied, realistic texts in {language_name} that belong to the class "
-        "'{label_name}': {label_description}. Vary their length, style, register and point of view. "
-        "Each text must stand on its own and must not mention the class name.",
+        "Write varied, realistic texts that belong to the class described below. Vary their length, style, "
+        "register and point of view. Each text must stand on its own and must not mention the class name. "
+        "Write them in the language given below.\n\n"
+        "Number of texts: {num_samples}\n"
+        "Class: '{label_name}': {label_description}\n"
+        "Language: {language_name}",
     )
 
     dataset_type: Literal["text_classification"] = "text_classification"
@@ -78,8 +83,13 @@ class RawDatasetConfig(DatasetConfig):
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "document_type", "topic"})
     default_prompts: ClassVar[tuple[str, ...]] = (
-        "Write {num_samples} distinct {document_type} documents in {language_name} about {topic}. "
-        "Each must read like a real {document_type}, with its own angle, details and length.",
+        "Write distinct documents of the type given below, about the topic given below. Each must read like a "
+        "real document of that type, with its own angle, details and length. Write them in the language given "
+        "below.\n\n"
+        "Number of documents: {num_samples}\n"
+        "Document type: {document_type}\n"
+        "Topic: {topic}\n"
+        "Language: {language_name}",
     )
 
     dataset_type_aliases: ClassVar[tuple[str, ...]] = ("text",)

@@ -28,12 +28,16 @@ class PreferenceDatasetConfig(DatasetConfig):
         **LANGUAGE_PLACEHOLDERS,
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "document"})
+    # Instructions first, what varies last (see MCQDatasetConfig.default_prompts).
     default_prompts: ClassVar[tuple[str, ...]] = (
-        "Here is a document:\n<document>\n{document}\n</document>\n\n"
-        "Write {num_samples} different questions or instructions, in {language_name}, that a user could ask an "
-        "AI assistant and that this document answers. Vary them: facts to look up, explanations of why or how, "
-        "a summary of one part, applying what it says to a concrete case. Each must be understandable without "
-        "seeing the document (never write 'the document' or 'the text'), and no two may ask the same thing.",
+        "Write different questions or instructions that a user could ask an AI assistant and that the document "
+        "below answers. Vary them: facts to look up, explanations of why or how, a summary of one part, applying "
+        "what it says to a concrete case. Each must be understandable without seeing the document (never write "
+        "'the document' or 'the text'), and no two may ask the same thing. Write them in the language given "
+        "after the document.\n\n"
+        "Number of questions: {num_samples}\n\n"
+        "Document:\n<document>\n{document}\n</document>\n\n"
+        "Language: {language_name}",
     )
     response_placeholders: ClassVar[dict[str, str]] = {
         "question": "the question to answer",
