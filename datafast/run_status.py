@@ -30,7 +30,12 @@ def status_command(run: str, cancel_batches: bool) -> int:
         raise ConfigError(f"{output} has no run store ({store_path}): it was never run, or not by datafast")
     out = Console(highlight=False, soft_wrap=True)
     with RunStore(store_path) as store:
-        book = BatchBook(store)
+        book = BatchBook.of(store, create=False)
+        if book is None:
+            if cancel_batches:
+                out.print("this run never sent a batch: nothing to cancel")
+            _show(output, folder, store, [], out)
+            return 0
         try:
             if cancel_batches:
                 _cancel(book, providers, out)

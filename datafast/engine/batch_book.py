@@ -9,7 +9,9 @@ again, in a new batch.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -96,11 +98,21 @@ class BatchBook:
             self._tag = uuid.uuid4().hex[:12]
             store.set_meta("batch_tag", self._tag)
 
+    @classmethod
+    def of(cls, store: RunStore, *, create: bool) -> BatchBook | None:
+        """The store's batch record; None for a store that never had batches (unless `create`), so that
+        the stores of online runs stay as they were."""
+        if create or store.get_meta("batch_tag") is not None:
+            return cls(store)
+        return None
+
     def close(self) -> None:
         self._db.close()
 
     def _unusable(self, exc: sqlite3.Error) -> DatafastError:
-        if "full" in str(exc) or "I/O" in str(exc):
+        if "full" in str(exc):
+            return OutputWriteError.about(self.path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        if "I/O" in str(exc):
             return OutputWriteError.about(self.path, OSError(str(exc)))
         return ConfigError(f"the run store {self.path} cannot be read ({exc}); move its folder away and run again")
 

@@ -186,9 +186,9 @@ class DatasetRun:
         await self._check_prompt_sizes()
         streams = [self._stream(binding) for binding in self.bindings]
         stats = self.stats
-        book = BatchBook(store)
+        book = BatchBook.of(store, create=bool(self.batch_providers))
         batches = None
-        if self.batch_providers or book.all():
+        if book is not None:
             batches = BatchCollector(book, stats, self.batch_providers, self.batch_options, self.max_cost)
         self.progress.start(self.total, stats)
         finished = False
@@ -209,7 +209,8 @@ class DatasetRun:
         finally:
             self.progress.stop()
             self._write_summary(stats, store, book, interrupted=not finished)
-            book.close()
+            if book is not None:
+                book.close()
         return stats
 
     def _report(self) -> dict[str, Any]:
@@ -248,7 +249,9 @@ class DatasetRun:
                         f"placeholder values (the prompt starts: {start!r})"
                     )
 
-    def _write_summary(self, stats: RunStats, store: RunStore, book: BatchBook, *, interrupted: bool) -> None:
+    def _write_summary(
+        self, stats: RunStats, store: RunStore, book: BatchBook | None, *, interrupted: bool
+    ) -> None:
         summary = {
             "dataset_type": self.dataset.config.dataset_type,
             "output_file": str(self.sink.output.path),
@@ -272,7 +275,7 @@ class DatasetRun:
                     "sent": row.sent,
                     "ended": row.ended,
                 }
-                for row in book.all()
+                for row in (book.all() if book is not None else [])
             ],
         }
         try:

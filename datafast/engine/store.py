@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -40,7 +42,8 @@ CREATE TABLE IF NOT EXISTS items (
     started REAL,
     finished REAL NOT NULL,
     cached_tokens INTEGER NOT NULL DEFAULT 0,
-    cache_write_tokens INTEGER NOT NULL DEFAULT 0
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning TEXT
 );
 CREATE INDEX IF NOT EXISTS items_status ON items (status);
 """
@@ -49,13 +52,15 @@ CREATE INDEX IF NOT EXISTS items_status ON items (status);
 _ADDED_COLUMNS = {
     "cached_tokens": "INTEGER NOT NULL DEFAULT 0",
     "cache_write_tokens": "INTEGER NOT NULL DEFAULT 0",
+    "reasoning": "TEXT",
 }
 
 
 @dataclass
 class StoredItem:
-    """A finished item as stored: its last answer's text (None for a failure) and its accounting, where
-    tokens and cost sum every answer paid for it (one rejected and asked again included)."""
+    """A finished item as stored: its last answer's text (None for a failure) and reasoning trace (None
+    without one), and its accounting, where tokens and cost sum every answer paid for it (one rejected and
+    asked again included)."""
 
     key: str
     step: str
@@ -72,6 +77,7 @@ class StoredItem:
     cost_usd: float | None
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    reasoning: str | None = None
 
 
 @dataclass
@@ -106,7 +112,7 @@ _ADD_CACHE_TOKENS = (
 
 _ITEM_COLUMNS = (
     "key, step, provider, status, attempts, request, response, error_kind, last_error, finish_reason, prompt_tokens,"
-    " completion_tokens, cost_usd, cached_tokens, cache_write_tokens"
+    " completion_tokens, cost_usd, cached_tokens, cache_write_tokens, reasoning"
 )
 
 
@@ -140,7 +146,9 @@ class RunStore:
                         raise
 
     def _unusable(self, exc: sqlite3.Error) -> DatafastError:
-        if isinstance(exc, sqlite3.OperationalError) and ("full" in str(exc) or "I/O" in str(exc)):
+        if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):  # "database or disk is full"
+            return OutputWriteError.about(self.path, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        if isinstance(exc, sqlite3.OperationalError) and "I/O" in str(exc):
             return OutputWriteError.about(self.path, OSError(str(exc)))
         return ConfigError(
             f"the run store {self.path} cannot be read ({exc}). Move its folder {self.path.parent} away and "
@@ -254,19 +262,20 @@ class RunStore:
         started: float | None,
         cached_tokens: int = 0,
         cache_write_tokens: int = 0,
+        reasoning: str | None = None,
     ) -> None:
         # The answer replaces an earlier one of the same item (rejected, or failed in an earlier run), but
         # tokens and cost add up: every answer was paid for. Within a run `attempts` already counts them all.
         await self._write(
             "INSERT INTO items (key, step, provider, status, attempts, error_kind, last_error, request,"
             " response, finish_reason, repaired, prompt_tokens, completion_tokens, cost_usd, started, finished,"
-            " cached_tokens, cache_write_tokens)"
-            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " cached_tokens, cache_write_tokens, reasoning)"
+            " VALUES (?, ?, ?, 'done', ?, NULL, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (key) DO UPDATE SET step = excluded.step, provider = excluded.provider, status = 'done',"
             " attempts = CASE WHEN items.status = 'done' THEN excluded.attempts"
             " ELSE items.attempts + excluded.attempts END,"
             " error_kind = NULL, last_error = NULL, request = excluded.request, response = excluded.response,"
-            " finish_reason = excluded.finish_reason, repaired = excluded.repaired,"
+            " finish_reason = excluded.finish_reason, repaired = excluded.repaired, reasoning = excluded.reasoning,"
             " prompt_tokens = items.prompt_tokens + excluded.prompt_tokens,"
             " completion_tokens = items.completion_tokens + excluded.completion_tokens,"
             f" cost_usd = {_ADD_COSTS},{_ADD_CACHE_TOKENS},"
@@ -287,6 +296,7 @@ class RunStore:
                 time.time(),
                 cached_tokens,
                 cache_write_tokens,
+                reasoning,
             ),
         )
 
