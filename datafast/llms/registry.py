@@ -28,10 +28,15 @@ def providers_from_specs(
         if "api_key" in spec:
             variable = " or ".join(cls.api_key_env) or "the provider's key variable"
             raise ConfigError(f"{where}: do not put api_key in a config file; set {variable} in the environment")
-        parameters = inspect.signature(cls.__init__).parameters
-        allowed = [p for p in parameters if p not in ("self", "api_key", "args", "kwargs")]
+        allowed = settings_of(cls)
         unknown = sorted(set(spec) - set(allowed))
         if unknown:
+            owners = [other for other, c in PROVIDERS.items() if unknown[0] in settings_of(c)]
+            if owners:
+                raise ConfigError(
+                    f"{where}: {unknown[0]!r} is a setting of provider {', '.join(owners)} only; provider {name!r} "
+                    f"does not take it. Allowed: provider, {', '.join(allowed)}"
+                )
             raise ConfigError(f"{where}: unknown setting {unknown[0]!r}; allowed: provider, {', '.join(allowed)}")
         try:
             try:
@@ -45,3 +50,18 @@ def providers_from_specs(
         except TypeError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return providers
+
+
+def settings_of(cls: type[LLMProvider]) -> list[str]:
+    """The keyword arguments a provider class takes (its own, then those its `**settings` passes on to the
+    classes it derives from), less `api_key`, which a config file may not hold."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names += [p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return [n for n in dict.fromkeys(names) if n not in ("self", "api_key")]
