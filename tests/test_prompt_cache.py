@@ -3,6 +3,7 @@
 through LiteLLM's Anthropic wire format to the test server. Without the option, requests and work keys are
 what they were."""
 
+import asyncio
 import json
 import logging
 import pickle
@@ -259,6 +260,33 @@ def test_a_prefix_long_enough_to_cache_is_marked_without_a_warning(llm_server, t
         ClassificationDataset(config).generate(llm, show_progress=False)
     assert not [r for r in caplog.records if "cache_prompt_prefix" in r.getMessage()]
     assert [r.cache_marked for r in llm_server.requests()] == [[instructions + "\n\nClass: "]] * 2
+
+
+def test_what_a_batch_carries_is_the_marked_body(llm_server):
+    """Batch mode hands `acomplete` a sender that gets the encoded body instead of an online request."""
+    llm = AnthropicProvider(api_key=KEY, api_base=llm_server.url, cache_prompt_prefix=True, batch=True)
+    fixed = "Fixed instructions, the same for all.\n\nTopic: "
+    prompt = PromptTemplate.parse(fixed + "{topic}").render({"topic": "x"}, {})
+    carried = []
+
+    async def send(route, messages, data):
+        carried.append(data)
+        return await llm.post(route, messages, data)
+
+    class Answer(BaseModel):
+        text: str
+
+    async def ask():
+        async with llm.http.held():
+            return await llm.acomplete([{"role": "user", "content": prompt}], Answer, send=send)
+
+    assert asyncio.run(ask()).parsed.text
+    (body,) = carried
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": fixed, "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "x"},
+    ]
+    assert llm_server.requests()[0].cache_marked == [fixed]
 
 
 def test_a_config_files_anthropic_entry_takes_the_option_and_another_provider_is_refused(llm_server, tmp_path):
