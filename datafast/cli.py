@@ -83,7 +83,12 @@ def _main(argv: Sequence[str] | None) -> int:
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
     plan.add_argument("--batch", action="store_true", help="show the cost at batch prices too, side by side")
-    for command in (generate, plan):
+    preview = commands.add_parser(
+        "preview", help="run a few requests spread over the config, show their records and the projected cost"
+    )
+    preview.add_argument("config", help="the config file")
+    preview.add_argument("-n", type=int, default=5, help="how many chains (first requests) to run (default 5)")
+    for command in (generate, plan, preview):
         command.add_argument(
             "--llm",
             action="append",
@@ -109,7 +114,7 @@ def _main(argv: Sequence[str] | None) -> int:
         for noisy in ("LiteLLM", "httpx", "litellm"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
-        if args.command in ("generate", "plan"):
+        if args.command in ("generate", "plan", "preview"):
             _check_config_file(args.config)
         if args.command == "generate":
             from datafast.engine.batches import BatchOptions
@@ -122,6 +127,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return status_command(args.run, args.cancel_batches)
         if args.command in ("inspect", "view", "push"):
             return run_data_command(args) or 0
+        if args.command == "preview":
+            return _preview(args.config, args.llm, args.n)
         return _plan(args.config, args.llm, args.samples, args.batch)
     except (DatafastError, ValidationError) as exc:
         console.print(Text.assemble(("error: ", "bold red"), str(exc)))
@@ -313,6 +320,43 @@ def _plan(path: str, llm_options: list[str] | None, samples: int, batch: bool = 
     for i, prompt in enumerate(plan.sample_prompts, 1):
         out.print(Text.assemble((f"prompt {i}: ", "bold"), prompt))
     return 0
+
+
+def _preview(path: str, llm_options: list[str] | None, n: int) -> int:
+    from datafast.engine.progress import plural
+    from datafast.engine.run import run_folder
+
+    dataset, llms = _load(path, llm_options)
+    result = dataset.preview(llms, n)
+    out = Console(highlight=False, soft_wrap=True)
+    fields = dataset.quality_fields()
+    for record in result.records:
+        text = " | ".join(str(record.get(f, ""))[:300] for f in fields)
+        label = record.get(dataset.label_field) if dataset.label_field else None
+        tag = f"[{record.get('language')}{', ' + str(label) if label else ''}, {record.get('model_id')}] "
+        out.print(Text.assemble((tag, "bold"), text))
+    for line in result.dropped:
+        record = line["record"]
+        text = " | ".join(str(record.get(f, ""))[:200] for f in fields)
+        out.print(Text.assemble((f"dropped ({line['reason']}): ", "yellow"), text))
+    for failure in result.failures:
+        out.print(Text.assemble(("failed: ", "red"), failure))
+    reused = f", {result.resumed:,} of them from an earlier preview or run (not paid again)" if result.resumed else ""
+    tokens = result.prompt_tokens + result.completion_tokens
+    cost = "" if result.cost_usd is None else f", ${result.cost_usd:.4f}"
+    print(
+        f"preview: {plural(result.chains, 'chain')} of {result.total_chains:,}, "
+        f"{plural(result.requests, 'request')}{reused}; {plural(tokens, 'token')}{cost}"
+    )
+    kept, dropped = len(result.records), len(result.dropped)
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in result.drop_reasons.items())
+    print(f"{plural(kept, 'record')} kept, {dropped:,} dropped" + (f" ({reasons})" if reasons else ""))
+    projected = result.projected_cost_usd
+    if projected is not None:
+        print(f"projected to the full run ({result.total_chains:,} chains): ~${projected:.4f}")
+    folder = run_folder(dataset.config.output_file)
+    print(f"records: {folder / 'preview.jsonl'}; the answers are stored: `datafast generate {path}` reuses them")
+    return 1 if result.failures else 0
 
 
 def _plan_cost(cost: float | None) -> str:

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from datafast._sync import run_sync
 from datafast.engine import BatchOptions, RetryPolicy, RunStats
+from datafast.engine.preview import PreviewResult
 from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
 from datafast.expansion import count_combinations, iter_combinations
@@ -256,6 +257,21 @@ class DatasetBase(ABC):
         self.failures = []
         self.stats = await run.execute()
         return self
+
+    def preview(self, llms: LLMs = None, n: int = 5, *, retry: RetryPolicy | None = None) -> PreviewResult:
+        """Run `n` of the run's chains before paying for all of them, and return what they gave: the records
+        kept and dropped (with why), the requests, tokens and cost, and that cost projected to the full run.
+        The chains are spread over the config's dimensions (every language, label, prompt, placeholder value
+        and provider at least once where `n` allows) and go through cleaning, judge and validators like any.
+        Their answers are kept in the run store, so `generate` then replays them instead of paying again;
+        their records go to `preview.jsonl` in the run folder, not to the output."""
+        return run_sync(self.apreview(llms, n, retry=retry))
+
+    async def apreview(self, llms: LLMs = None, n: int = 5, *, retry: RetryPolicy | None = None) -> PreviewResult:
+        """`preview` for callers already inside an event loop."""
+        from datafast.datasets.preview import run_preview
+
+        return await run_preview(self, self.bindings(llms), n, retry=retry)
 
     def inspect(self, random: bool = False, *, open_browser: bool = True) -> Path:
         """Write the dataset viewer of the output (one self-contained HTML page: records with search,

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import ValidationError
@@ -23,6 +24,7 @@ from datafast.engine.batches import BatchCollector, BatchOptions
 from datafast.engine.folder import RunLock, clear_folder, run_folder
 from datafast.engine.ledger import RunStats
 from datafast.engine.ownership import V0036_RECORDS, check_output_path, open_run_store
+from datafast.engine.preview import PreviewPicks
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.runner import Scheduler, Stream
@@ -111,6 +113,7 @@ class DatasetRun:
         max_cost: float | None = None,
         overwrite: bool = False,
         batch: bool | BatchOptions = False,
+        preview: PreviewPicks | None = None,
     ) -> None:
         if max_cost is not None and not max_cost > 0:
             raise ConfigError(f"max_cost must be a positive amount in USD, got {max_cost!r}")
@@ -126,8 +129,10 @@ class DatasetRun:
         self.retry = retry or RetryPolicy()
         self.max_cost = max_cost
         self.overwrite = overwrite
+        self.preview = preview
+        self.output = Path(dataset.config.output_file)
         self.sink = RecordSink(
-            dataset.config.output_file,
+            preview.records_file if preview is not None else dataset.config.output_file,
             dataset.cleaning(),
             dataset.quality_fields(),
             dataset.record_class,
@@ -137,9 +142,12 @@ class DatasetRun:
         self.progress = RunProgress(show_progress, type(dataset).__name__)
         self.stats = RunStats()
         self.write_error: OutputWriteError | None = None
+        # Every answer the run's chains used, asked now or replayed from the store (a preview's cost).
+        self.chain_requests = self.chain_prompt_tokens = self.chain_completion_tokens = 0
+        self.chain_cost_usd: float | None = None
 
     async def execute(self) -> RunStats:
-        output = self.sink.output.path
+        output = self.output
         check_output_path(output)
         for provider in self.providers:
             warning = provider.language_warning(list(self.dataset.config.languages))
@@ -150,10 +158,14 @@ class DatasetRun:
                 output.unlink(missing_ok=True)
                 self.sink.dropped.path.unlink(missing_ok=True)
                 clear_folder(self.folder)
+            if self.preview is not None:  # each preview starts its files afresh (its answers stay stored)
+                self.sink.output.path.unlink(missing_ok=True)
+                self.sink.dropped.path.unlink(missing_ok=True)
             with open_run_store(self.dataset, output, self.folder, self._first_items) as store:
                 cleaning = self.dataset.cleaning().model_dump(mode="json")
                 written_with = store.get_meta("cleaning")
-                reclean = written_with is not None and written_with != cleaning
+                # A preview's rules apply to its own records: the output is judged again by the next generate.
+                reclean = self.preview is None and written_with is not None and written_with != cleaning
                 if reclean and store.get_meta(V0036_RECORDS):
                     # Moving records means rewriting the output, and datafast never rewrites 0.0.36's lines.
                     log.warning(
@@ -164,11 +176,13 @@ class DatasetRun:
                     reclean = False
                 self.sink.scan(reclean=reclean)
                 with self.sink:
-                    store.set_meta("cleaning", cleaning)
+                    if self.preview is None:
+                        store.set_meta("cleaning", cleaning)
                     stats = await self._schedule(store)
         if self.write_error is not None:
             raise self.write_error
-        self.dataset.report = self._report()
+        if self.preview is None:
+            self.dataset.report = self._report()
         self._raise_if_nothing_worked(stats, self.total)
         return stats
 
@@ -179,12 +193,23 @@ class DatasetRun:
 
     @property
     def total(self) -> int:
+        if self.preview is not None:  # its chains' share of the requests
+            chains = max(sum(1 for _ in self.dataset.first_asks()), 1)
+            return max(self.dataset.num_requests() * self.preview.chains // chains, self.preview.chains)
         return self.dataset.num_requests() * len(self.bindings)
+
+    def answered(self, completion: Completion) -> None:
+        """Count an answer one of the run's chains used (asked now, or replayed from the store)."""
+        self.chain_requests += 1
+        self.chain_prompt_tokens += completion.prompt_tokens
+        self.chain_completion_tokens += completion.completion_tokens
+        if completion.cost_usd is not None:
+            self.chain_cost_usd = (self.chain_cost_usd or 0.0) + completion.cost_usd
 
     async def _schedule(self, store: RunStore) -> RunStats:
         """Run the engine over the dataset's chains; the summary is written however it ends."""
         await self._check_prompt_sizes()
-        streams = [self._stream(binding) for binding in self.bindings]
+        streams = [self._stream(index, binding) for index, binding in enumerate(self.bindings)]
         stats = self.stats
         book = BatchBook.of(store, create=bool(self.batch_providers))
         batches = None
@@ -222,9 +247,13 @@ class DatasetRun:
         save_report(report, self.folder)
         return report
 
-    def _stream(self, binding: dict[str, LLMProvider]) -> Stream:
+    def _stream(self, index: int, binding: dict[str, LLMProvider]) -> Stream:
         providers = list({id(p): p for p in binding.values()}.values())
-        items = (work_item(ask, binding, follow_up=False) for ask in self.dataset.first_asks())
+        asks: Iterator[Ask] = self.dataset.first_asks()
+        if self.preview is not None:
+            picked = self.preview.by_binding.get(index, frozenset())
+            asks = (ask for number, ask in enumerate(asks) if number in picked)
+        items = (work_item(ask, binding, follow_up=False) for ask in asks)
         if any(p in self.batch_providers for p in providers):
             # Every chain under way at once: a wave of ready requests goes out as one batch.
             return Stream(items, providers, workers=min(self.dataset.num_requests(), _MOST_CHAINS_AT_ONCE))
@@ -278,10 +307,11 @@ class DatasetRun:
                 for row in (book.all() if book is not None else [])
             ],
         }
+        path = self.folder / ("preview-summary.json" if self.preview is not None else "summary.json")
         try:
-            write_atomically(self.folder / "summary.json", json.dumps(summary, indent=2).encode(), durable=False)
+            write_atomically(path, json.dumps(summary, indent=2).encode(), durable=False)
         except OSError as exc:  # a full disk: the run's own error says so; the summary is not worth a crash
-            log.warning("could not write %s: %s", self.folder / "summary.json", exc.strerror or exc)
+            log.warning("could not write %s: %s", path, exc.strerror or exc)
 
     def _raise_if_nothing_worked(self, stats: RunStats, total: int) -> None:
         """A clear error when no request worked (or a provider had to be given up); a warning for the
@@ -312,6 +342,7 @@ class _Observer:
 
     def on_success(self, item: WorkItem, completion: Completion, resumed: bool) -> list[WorkItem]:
         run, link = self.run, item.context
+        run.answered(completion)
         try:
             outcome = run.dataset.on_answer(link.ask, completion.parsed, item.provider.model_id)
             records = build_records(run.dataset, item, outcome.records)
