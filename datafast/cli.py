@@ -21,11 +21,12 @@ from rich.text import Text
 from datafast._env import apply_offline_defaults
 from datafast.data_commands import add_commands as add_data_commands
 from datafast.data_commands import run_command as run_data_command
-from datafast.errors import DatafastError, MissingAPIKeyError
+from datafast.errors import ConfigError, DatafastError, MissingAPIKeyError
 
 if TYPE_CHECKING:
     from datafast.datasets.base import DatasetBase
     from datafast.datasets.roles import Providers
+    from datafast.engine.backends import RayBackend
     from datafast.engine.batches import BatchOptions
     from datafast.engine.ledger import RunStats
 
@@ -79,6 +80,25 @@ def _main(argv: Sequence[str] | None) -> int:
     generate.add_argument(
         "--batch-poll", type=float, default=30.0, metavar="SECONDS", help="how often to look at batches (default 30)"
     )
+    generate.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where the run's engine runs: this process (default), or shards of the run as tasks on a Ray cluster "
+        '(pip install "datafast[ray]")',
+    )
+    generate.add_argument(
+        "--address",
+        metavar="ADDRESS",
+        help="with --backend ray: the cluster, 'auto' (started with `ray start` on this machine) or ray://HOST:10001; "
+        "left out, a local cluster for this run",
+    )
+    generate.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="with --backend ray: split the run into N shards (default: as before, else the cluster's CPUs)",
+    )
     plan = commands.add_parser("plan", help="show requests, rows, sample prompts and cost before running")
     plan.add_argument("config", help="the config file")
     plan.add_argument("--samples", type=int, default=3, help="how many rendered prompts to show")
@@ -120,7 +140,8 @@ def _main(argv: Sequence[str] | None) -> int:
             from datafast.engine.batches import BatchOptions
 
             batch = BatchOptions(poll_seconds=args.batch_poll, every_provider=args.batch)
-            return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite, batch)
+            backend = _backend(args.backend, args.address, args.shards)
+            return _generate(args.config, args.llm, not args.no_progress, args.max_cost, args.overwrite, batch, backend)
         if args.command == "status":
             from datafast.run_status import status_command
 
@@ -226,13 +247,14 @@ def _generate(
     max_cost: float | None,
     overwrite: bool,
     batch: bool | BatchOptions = False,
+    backend: str | RayBackend = "local",
 ) -> int:
     from datafast.engine.progress import plural
     from datafast.engine.run import run_folder
 
     dataset, llms = _load(path, llm_options)
     expected = dataset.get_num_expected_rows(llms)
-    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite, batch=batch)
+    dataset.generate(llms, show_progress=progress, max_cost=max_cost, overwrite=overwrite, batch=batch, backend=backend)
     stats = dataset.stats
     assert stats is not None
     folder = run_folder(dataset.config.output_file)
@@ -257,6 +279,18 @@ def _generate(
     if stats.stopped:
         print(f"stopped early: {stats.stopped}; run the same command again to continue")
     return 1 if dataset.failures or stats.stopped else 0
+
+
+def _backend(name: str, address: str | None, shards: int | None) -> str | RayBackend:
+    """The `backend=` of `generate` from the command line's options; Ray's are refused without `--backend ray`."""
+    from datafast.engine.backends import RayBackend, import_ray
+
+    if name == "local":
+        if address is not None or shards is not None:
+            raise ConfigError("--address and --shards go with --backend ray")
+        return "local"
+    import_ray()  # says how to install it, before the config is read
+    return RayBackend(address=address, shards=shards)
 
 
 def _run_line(stats: RunStats) -> str:

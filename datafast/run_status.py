@@ -14,6 +14,8 @@ from rich.table import Table
 
 from datafast.engine.batch_book import BatchBook, BatchRow
 from datafast.engine.folder import run_folder
+from datafast.engine.shard_stores import whole_run_totals
+from datafast.engine.shards import shard_stores
 from datafast.engine.store import RunStore
 from datafast.errors import ConfigError
 from datafast.llms.base import LLMProvider
@@ -65,7 +67,9 @@ def _show(output: Path, folder: Path, store: RunStore, batches: list[BatchRow], 
     if output.exists():
         with output.open("rb") as f:
             lines = sum(1 for _ in f)
-    totals = store.totals()
+    shards = shard_stores(folder)
+    # A Ray run's shards keep their answers in stores of their own until the run merges them.
+    totals = whole_run_totals(store.path) if shards else store.totals()
     out.print(f"[bold]{output}[/bold]: {lines:,} records")
     holder = _lock_holder(folder)
     out.print(f"  {'being written by process ' + holder if holder else 'no datafast process is writing it'}")
@@ -75,6 +79,8 @@ def _show(output: Path, folder: Path, store: RunStore, batches: list[BatchRow], 
         f"  store: {totals['done']:,} requests answered, {totals['failed']:,} failed; "
         f"{totals['prompt_tokens']:,} prompt tokens{cached} + {totals['completion_tokens']:,} output tokens{cost}"
     )
+    if shards:
+        out.print(f"  shards: {len(shards)} stores in {shards[0].parent.parent} (Ray backend)")
     summary = folder / "summary.json"
     if summary.exists():
         last = json.loads(summary.read_text())

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from datafast._sync import run_sync
 from datafast.engine import BatchOptions, RetryPolicy, RunStats
+from datafast.engine.backends import RayBackend, ray_backend
 from datafast.engine.preview import PreviewResult
 from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
@@ -208,6 +209,7 @@ class DatasetBase(ABC):
         max_cost: float | None = None,
         overwrite: bool = False,
         batch: bool | BatchOptions = False,
+        backend: str | RayBackend = "local",
     ) -> Self:
         """Generate the dataset with every provider in `llms`, concurrently, and return `self`. With no
         provider named, the first hosted one whose API key is set is used, else the built-in local model.
@@ -221,10 +223,19 @@ class DatasetBase(ABC):
         `batch=True` sends the requests through the providers' batch APIs (OpenAI, Anthropic: half price,
         answers within 24 hours; a provider built with `batch=True` does so on its own). The run waits for
         the batches; stopped (Ctrl-C, a crash), it leaves them at the provider, and the same call collects
-        them later without sending them again. `BatchOptions` sets how often batches are looked at."""
+        them later without sending them again. `BatchOptions` sets how often batches are looked at.
+
+        `backend="ray"` (or `RayBackend(address=..., shards=...)`) splits the run into shards run by Ray tasks
+        across a cluster (`pip install "datafast[ray]"`); the records, the resume and the files are the same."""
         return run_sync(
             self.agenerate(
-                llms, show_progress=show_progress, retry=retry, max_cost=max_cost, overwrite=overwrite, batch=batch
+                llms,
+                show_progress=show_progress,
+                retry=retry,
+                max_cost=max_cost,
+                overwrite=overwrite,
+                batch=batch,
+                backend=backend,
             )
         )
 
@@ -237,6 +248,7 @@ class DatasetBase(ABC):
         max_cost: float | None = None,
         overwrite: bool = False,
         batch: bool | BatchOptions = False,
+        backend: str | RayBackend = "local",
     ) -> Self:
         """`generate` for callers already inside an event loop (notebooks, async applications)."""
         return await self._run(
@@ -246,12 +258,21 @@ class DatasetBase(ABC):
             max_cost=max_cost,
             overwrite=overwrite,
             batch=batch,
+            backend=backend,
         )
 
-    async def _run(self, bindings: list[dict[str, LLMProvider]], **options: Any) -> Self:
+    async def _run(
+        self, bindings: list[dict[str, LLMProvider]], *, backend: str | RayBackend = "local", **options: Any
+    ) -> Self:
         from datafast.engine.run import DatasetRun
 
-        run = DatasetRun(self, bindings, **options)
+        ray = ray_backend(backend)
+        if ray is not None:
+            from datafast.engine.ray_backend import RayRun
+
+            run: DatasetRun | RayRun = RayRun(self, bindings, ray, **options)
+        else:
+            run = DatasetRun(self, bindings, **options)
         self._model_ids = {p.model_id for p in run.providers}
         self._data_rows = None
         self.failures = []

@@ -1,5 +1,6 @@
 """How requests run: work items, the concurrent scheduler, retries. Knows nothing of dataset types."""
 
+from datafast.engine.backends import RayBackend
 from datafast.engine.batches import BatchOptions
 from datafast.engine.ledger import ProviderStats, RunStats
 from datafast.engine.retry import RetryPolicy
@@ -10,6 +11,7 @@ from datafast.engine.work import WorkItem, record_uuid, work_key
 __all__ = [
     "BatchOptions",
     "ProviderStats",
+    "RayBackend",
     "RetryPolicy",
     "RunObserver",
     "RunStats",

@@ -28,6 +28,7 @@ from datafast.engine.preview import PreviewPicks
 from datafast.engine.progress import RunProgress
 from datafast.engine.retry import RetryPolicy
 from datafast.engine.runner import Scheduler, Stream
+from datafast.engine.shard_stores import absorb
 from datafast.engine.sink import RecordSink
 from datafast.engine.source import Ask, ChainSource, FailedRequest
 from datafast.engine.store import RunStore
@@ -162,6 +163,7 @@ class DatasetRun:
                 self.sink.output.path.unlink(missing_ok=True)
                 self.sink.dropped.path.unlink(missing_ok=True)
             with open_run_store(self.dataset, output, self.folder, self._first_items) as store:
+                absorb(store.path)  # what shards of a Ray run answered (`datafast.engine.shard_stores`)
                 cleaning = self.dataset.cleaning().model_dump(mode="json")
                 written_with = store.get_meta("cleaning")
                 # A preview's rules apply to its own records: the output is judged again by the next generate.

@@ -246,6 +246,16 @@ class LLMProvider:
         self._route_lock = threading.Lock()
         self._building: dict[tuple[Any, ...], asyncio.Future[Route]] = {}
 
+    # Pickled (for another process: a Ray worker) and copied without its connections; it gets new ones.
+    _CONNECTIONS = ("http", "_routes", "_route_lock", "_building")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name not in self._CONNECTIONS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._new_connections()
+
     def __repr__(self) -> str:
         shown = self.api_bases if len(self.api_bases) > 1 else self.api_base
         base = f", api_base={shown!r}" if shown else ""

@@ -158,6 +158,15 @@ async def _serve(
         if rejection is not None:
             return _too_many(protocol, state, record, rejection)
 
+    most = behavior.max_concurrent_requests
+    if most is not None and state.stats.in_flight > most:
+        record.outcome, record.status, record.rate_limited = "429", 429, True
+        state.stats.rate_limited += 1
+        wait = behavior.retry_after_s
+        headers = {"Retry-After": f"{wait:g}", "retry-after-ms": str(round(wait * 1000))}
+        message = f"Server at capacity: {most} requests at once (test server)."
+        return _json(protocol.error(429, message), 429, headers)
+
     fault = state.planner.pick(req.prompt_text)
     record.outcome = fault
     if behavior.latency_s > 0:

@@ -94,6 +94,12 @@ class ServerBehavior(BaseModel):
     tpm_limit: int | None = Field(
         default=None, ge=1, description="Prompt plus completion tokens per minute (None: no limit)."
     )
+    max_concurrent_requests: int | None = Field(
+        default=None,
+        ge=1,
+        description="Generation requests served at once; one more is refused at once with a 429 and Retry-After "
+        "(retry_after_s), as a server at its capacity does (None: no limit).",
+    )
     rate_burst_s: float = Field(
         default=10.0,
         gt=0.0,

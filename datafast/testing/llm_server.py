@@ -42,6 +42,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rpm", type=int, default=None, help="requests per minute before 429s (default: no limit)")
     parser.add_argument("--tpm", type=int, default=None, help="tokens per minute before 429s (default: no limit)")
     parser.add_argument(
+        "--max-concurrent", type=int, default=None, help="requests served at once; more get a 429 (default: no limit)"
+    )
+    parser.add_argument(
         "--rate-burst", type=float, default=None, help="seconds' worth of --rpm/--tpm a burst may use (default 10)"
     )
     parser.add_argument("--no-log-bodies", action="store_true", help="keep records without prompt/answer text")
@@ -63,6 +66,7 @@ def behavior_from_args(args: argparse.Namespace) -> ServerBehavior:
         "rpm_limit": args.rpm,
         "tpm_limit": args.tpm,
         "rate_burst_s": args.rate_burst,
+        "max_concurrent_requests": args.max_concurrent,
         **{f"rate_{f}": getattr(args, f"rate_{f}") for f in RATE_FAULTS},
     }
     fields.update({k: v for k, v in flags.items() if v is not None})

@@ -29,7 +29,8 @@ class RequestRecord:
     ``start``/``end`` are ``time.monotonic()`` values of the serving process (``end`` is ``None`` while the
     request is in flight). ``prompt_text`` and ``content`` are empty when ``log_bodies`` is off.
     ``api_key_sha256`` is the SHA-256 of the key sent (see :func:`key_hash`), never the key itself.
-    ``rate_limited`` marks a 429 sent because ``rpm_limit``/``tpm_limit`` was exceeded (its ``outcome`` is
+    ``rate_limited`` marks a 429 sent because ``rpm_limit``/``tpm_limit`` or ``max_concurrent_requests`` was
+    exceeded (its ``outcome`` is
     ``"429"``, as for an injected one). ``params`` are the request's sampling parameters under its wire
     format's names (``temperature``, ``frequency_penalty``, ``reasoning_effort``, Gemini's ``topP``, ...).
     ``cache_marked`` are the texts of the content blocks the request marked with ``cache_control`` (Anthropic's
@@ -79,7 +80,7 @@ class ServerStats:
     """Counters since start or the last reset; they run even when records are not kept.
 
     ``by_outcome["429"]`` counts every 429 sent, injected or not; ``rate_limited`` the part of them sent
-    because ``rpm_limit``/``tpm_limit`` was exceeded.
+    because ``rpm_limit``/``tpm_limit`` or ``max_concurrent_requests`` was exceeded.
     """
 
     total: int = 0
