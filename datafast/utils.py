@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, create_model
 
 from datafast.datasets.generic_pipeline import output_item_model, record_model
 from datafast.errors import ConfigError
-from datafast.expansion import PromptTemplate, count_combinations
+from datafast.expansion import PromptTemplate
 from datafast.schema.config import GenericPipelineDatasetConfig, PromptExpansionConfig
 from datafast.schema.data_rows import GenericPipelineRow
 from datafast.sources import load_source_rows
@@ -40,15 +40,11 @@ def calculate_num_prompt_expansions(base_prompts: Sequence[str], expansion_confi
     """How many prompts a run makes of `base_prompts` for one combination of the dataset type's own
     placeholders (label, language, ...), as datafast expands them: per template, every combination of the
     placeholders it uses (`combinatorial=True`) or `num_random_samples` draws (`combinatorial=False`)."""
-    placeholders = expansion_config.placeholders
     total = 0
     for text in base_prompts:
-        if not expansion_config.combinatorial:
-            total += expansion_config.num_random_samples
-            continue
         template = PromptTemplate.parse(text)
-        names = [n for n in placeholders if n in template.optional or n in template.mandatory]
-        total += count_combinations({n: placeholders[n] for n in names})
+        names = [n for n in expansion_config.placeholders if n in template.optional or n in template.mandatory]
+        total += expansion_config.num_prompts(names)
     return total
 
 

@@ -17,12 +17,12 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel
 
 from datafast._sync import run_sync
+from datafast.datasets.personas import load_personas
 from datafast.engine import BatchOptions, RetryPolicy, RunStats
 from datafast.engine.backends import RayBackend, ray_backend
 from datafast.engine.preview import PreviewResult
 from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
-from datafast.expansion import count_combinations, iter_combinations
 from datafast.llms.base import LLMProvider
 from datafast.outputs import write_jsonl
 from datafast.outputs.card import HubCard
@@ -130,20 +130,21 @@ class DatasetBase(ABC):
     # -- prompts and counts -----------------------------------------------------------------------------
 
     def prompt_requests(self) -> Iterator[PromptRequest]:
-        """Every prompt of the run, in a fixed order, rendered literally."""
+        """Every prompt of the run, in a fixed order, rendered literally. Persona sources are read before the
+        first prompt (once per process), so a bad one fails before anything is sent."""
         expansion = self.config.expansion
         combinations = self.mandatory_combinations()
-        for t, template in enumerate(self.config.templates()):
-            optional_values = {name: expansion.placeholders[name] for name in sorted(template.optional)}
+        templates = self.config.templates()
+        all_draws = [expansion.draws(template.optional, personas=load_personas) for template in templates]
+        for draws in all_draws:
+            draws.load()
+        for t, (template, draws) in enumerate(zip(templates, all_draws, strict=True)):
             for combo in combinations:
                 seed = f"{expansion.seed}:{t}:{sorted(combo.placeholders.items())}"
-                draws = iter_combinations(
-                    optional_values,
-                    combinatorial=expansion.combinatorial,
-                    num_samples=expansion.num_random_samples,
-                    seed=seed,
+                chosen = draws.iterate(
+                    combinatorial=expansion.combinatorial, num_samples=expansion.num_random_samples, seed=seed
                 )
-                for draw, optional in enumerate(draws):
+                for draw, optional in enumerate(chosen):
                     used = {k: v for k, v in combo.placeholders.items() if k in template.mandatory}
                     yield PromptRequest(
                         prompt=template.render(combo.placeholders, optional),
@@ -155,15 +156,10 @@ class DatasetBase(ABC):
                     )
 
     def num_requests_per_provider(self) -> int:
+        """First prompts of the run per provider, counted without drawing anything."""
         expansion = self.config.expansion
-        n_combos = len(self.mandatory_combinations())
-        total = 0
-        for template in self.config.templates():
-            if expansion.combinatorial:
-                total += count_combinations({n: expansion.placeholders[n] for n in template.optional})
-            else:
-                total += expansion.num_random_samples
-        return total * n_combos
+        per_combination = sum(expansion.num_prompts(template.optional) for template in self.config.templates())
+        return per_combination * len(self.mandatory_combinations())
 
     def num_requests(self) -> int:
         """Requests one binding of LLMs (one provider, for single-role types) makes in a complete run,

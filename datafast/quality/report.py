@@ -10,6 +10,9 @@ Definitions (what the figures mean):
 - length percentiles: linear interpolation between the closest ranks (numpy's default method); the histogram
   has at most 20 bins of equal whole-number width from the minimum, bin i holding lengths in
   [edges[i], edges[i + 1]).
+- placeholder spread (`placeholder_spread`): per placeholder, its records, distinct values and the 10 most
+  frequent ones (past 1000 distinct values, estimated: see `datafast.quality.spread`), and for a placeholder
+  whose values are all numbers (a numeric sampler's), min, max, mean, std, median and a 10-bin histogram.
 """
 
 from __future__ import annotations
@@ -116,6 +119,51 @@ def count_columns(report: Mapping[str, Any]) -> list[tuple[str, Mapping[str, int
     return [*report["counts"].items(), *placeholders]
 
 
+def spread_tables(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The placeholders printed by their spread rather than by their counts: those whose values are numbers
+    (two or more of them) and those with too many distinct values to count, but those a counted column repeats."""
+    shown = {}
+    for name, spread in report.get("placeholder_spread", {}).items():
+        if FILLED_FROM_FIELD.get(name) in report["counts"]:
+            continue
+        if spread["distinct"] is None or ("numeric" in spread and spread["distinct"] > 1):
+            shown[name] = spread
+    return shown
+
+
+def _spread_table(name: str, spread: Mapping[str, Any], total: int) -> Table:
+    """A numeric placeholder's histogram (or, without one, its most frequent values) with its figures, or the
+    most frequent values of a placeholder with too many to count."""
+    numeric = spread.get("numeric")
+    notes = []
+    if numeric is not None:
+        figures = [f"{k} {numeric[k]:.4g}" for k in ("min", "median", "mean", "std", "max") if k in numeric]
+        notes.append(", ".join(figures))
+    if spread["distinct"] is None:
+        notes.append(
+            f"more than {spread['distinct_above']:,} distinct values: the most frequent, with counts short by up "
+            f"to {spread['short_by_at_most']:,}"
+        )
+    kind = "Spread" if numeric is not None else "Counts"
+    table = Table(title=f"{kind}: placeholder {name}", caption="\n".join(notes) or None)
+    histogram = numeric.get("histogram") if numeric is not None else None
+    if histogram is not None:
+        for column in ("from", "to", "records"):
+            table.add_column(column, justify="right")
+        table.add_column("")
+        edges, counts = histogram["edges"], histogram["counts"]
+        most = max(counts) or 1
+        for i, count in enumerate(counts):
+            table.add_row(f"{edges[i]:g}", f"{edges[i + 1]:g}", f"{count:,}", "█" * round(20 * count / most))
+        return table
+    table.add_column("value")
+    table.add_column("records", justify="right")
+    table.add_column("share", justify="right")
+    for entry in spread["top"]:
+        table.add_row(_short(entry["value"]), f"{entry['records']:,}", f"{entry['records'] / total:.1%}")
+    return table
+
+
 def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> RenderableType:
     """The report as rich tables: overview, lengths, counts per column and placeholder (a column with one
     value is a line of the overview), and a comparison of the models when there are several."""
@@ -141,7 +189,10 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
         lengths.add_row(unit, *(f"{summary[s]:g}" if summary.get("count") else "-" for s in stats))
     parts: list[RenderableType] = [overview, lengths]
     total = report["total"] or 1
+    by_spread = spread_tables(report)
     for title, counts in count_columns(report):
+        if title.startswith("placeholder ") and title.removeprefix("placeholder ") in by_spread:
+            continue
         if len(counts) == 1:  # one value for every record: a line of the overview, not a table
             overview.add_row(title, f"{_short(next(iter(counts)))} (all)")
             continue
@@ -154,6 +205,7 @@ def render_report(report: Mapping[str, Any], *, max_rows: int = 15) -> Renderabl
         if len(counts) > max_rows:
             table.add_row(f"… {len(counts) - max_rows} more", "", "")
         parts.append(table)
+    parts.extend(_spread_table(name, spread, total) for name, spread in by_spread.items())
     models = Table(title="Per model")
     # The numbers keep their width (short headers, on two lines); the model's full provider/model name
     # takes the rest, folded onto further lines when it is longer, never cut.

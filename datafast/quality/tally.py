@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from datafast.quality.records import record_text
+from datafast.quality.spread import MAX_DISTINCT, Spread
 from datafast.quality.text import words
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ KNOWN_CATEGORICAL = (
     "document_type", "topic", "subtopic", "domain", "persona",
 )  # fmt: skip
 NEVER_COUNTED = frozenset({"uuid", "request_id", "document_id"})
-MAX_DISTINCT = 1000
 PERCENTILES = (10, 25, 75, 90)
 HISTOGRAM_BINS = 20
 
@@ -68,7 +68,7 @@ class ReportTally:
         self.total = 0
         self._skipped = frozenset(self.fields) | NEVER_COUNTED
         self._columns: dict[str, _Column] = {}
-        self._placeholders: dict[str, _Column] = {}
+        self._placeholders: dict[str, Spread] = {}
         self._models: dict[str, _Model] = {}
         self._ngrams: DistinctNgrams | None = None  # numpy's import waits for the first record
         self._near: NearDuplicateIndex | None = None
@@ -84,7 +84,10 @@ class ReportTally:
         placeholders = record.get("placeholders")
         if isinstance(placeholders, Mapping):
             for name, value in placeholders.items():
-                _column(self._placeholders, str(name)).add(str(value))
+                spread = self._placeholders.get(str(name))
+                if spread is None:
+                    spread = self._placeholders[str(name)] = Spread()
+                spread.add(str(value))
         if text is None:
             text = record_text(record, self.fields)
         tokens = words(text)
@@ -142,10 +145,11 @@ class ReportTally:
             "empty_texts": words_[0],
             "counts": {k: counts[k] for k in ordered},
             "placeholders": {
-                name: dict(column.counts.most_common())
-                for name, column in sorted(self._placeholders.items())
-                if column.counts is not None
+                name: dict(spread.counts.most_common())
+                for name, spread in sorted(self._placeholders.items())
+                if spread.exact
             },
+            "placeholder_spread": {name: spread.result() for name, spread in sorted(self._placeholders.items())},
             "diversity": {
                 **self._distinct().ratios(),
                 "near_duplicates": near,

@@ -4,14 +4,23 @@ prompts, languages and output file, and the checks of the prompts of later steps
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from datafast.expansion import PromptTemplate, check_template, count_combinations
+from datafast.expansion import PromptTemplate, check_template
+from datafast.expansion.draws import PlaceholderDraws
 from datafast.schema.cleaning import CleaningConfig
+from datafast.schema.placeholders import (
+    PersonaLoader,
+    PersonaSource,
+    PlaceholderValues,
+    check_dependencies,
+    parse_placeholder,
+    to_sampler,
+)
 
 # A placeholder, class or module name: letters, digits and underscores, not starting with a digit.
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -22,38 +31,53 @@ _LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}(-([A-Z]{2}|[0-9]{3}|[A-Z][a-z]{3}))?$"
 class PromptExpansionConfig(BaseModel):
     """Values for the `{{optional}}` placeholders of the prompts and how to combine them.
 
-    With `combinatorial=True` every combination of the values a prompt uses is asked for (at most
-    `max_samples` of them, a guard against surprise bills); with `combinatorial=False`,
-    `num_random_samples` combinations are drawn with `seed`, none repeated until all have been drawn.
+    A placeholder's values are a list of texts, or a sampler (`datafast.schema.placeholders`): weighted values,
+    sub-values depending on another placeholder, numbers, personas. With `combinatorial=True` every
+    combination of the listed values a prompt uses is asked for (at most `max_samples` of them, a guard against
+    surprise bills), and each sampler draws once per combination; with `combinatorial=False`,
+    `num_random_samples` combinations are drawn with `seed`, none repeated until all have been drawn, and each
+    sampler draws once per draw.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    placeholders: dict[str, list[str]] = Field(default_factory=dict)
+    placeholders: dict[str, PlaceholderValues] = Field(default_factory=dict)
     combinatorial: bool = True
     num_random_samples: int = Field(default=1, ge=1)
     max_samples: int = Field(default=1000, ge=1)
     seed: int = 42
 
-    @field_validator("placeholders")
+    @field_validator("placeholders", mode="before")
     @classmethod
-    def _check_placeholders(cls, placeholders: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, values in placeholders.items():
-            if not IDENTIFIER.match(name):
+    def _parse_placeholders(cls, given: Any) -> Any:
+        if not isinstance(given, Mapping):
+            return given  # pydantic says what it expected
+        parsed: dict[str, PlaceholderValues] = {}
+        for name, values in given.items():
+            if not isinstance(name, str) or not IDENTIFIER.match(name):
                 raise ValueError(
                     f"placeholder name {name!r} is not valid: use letters, digits and underscores, "
                     "not starting with a digit"
                 )
-            if not values:
-                raise ValueError(f"placeholder '{name}' has no values: give at least one")
-            seen: set[str] = set()
-            for value in values:
-                if not value.strip():
-                    raise ValueError(f"placeholder '{name}' has an empty value")
-                if value in seen:
-                    raise ValueError(f"placeholder '{name}' lists the value {value!r} twice")
-                seen.add(value)
-        return placeholders
+            parsed[name] = parse_placeholder(name, values)
+        check_dependencies(parsed)
+        return parsed
+
+    def draws(self, names: Iterable[str], personas: PersonaLoader | None = None) -> PlaceholderDraws:
+        """The values for a prompt's optional placeholders `names` and those they depend on; `personas`
+        reads a persona source's texts (at the first draw: building this reads nothing)."""
+        load = personas or _personas_need_a_loader
+        samplers = {name: to_sampler(values, load) for name, values in self.placeholders.items()}
+        return PlaceholderDraws(names, samplers)
+
+    def num_prompts(self, names: Iterable[str]) -> int:
+        """Prompts made of one template with the optional placeholders `names`, for each combination of the
+        dataset type's own placeholders: every combination of the listed values, or `num_random_samples`."""
+        return self.draws(names).count(combinatorial=self.combinatorial, num_samples=self.num_random_samples)
+
+
+def _personas_need_a_loader(source: PersonaSource) -> list[str]:
+    raise RuntimeError(f"personas from {source.describe()} are read by a dataset; pass `personas` to draws()")
 
 
 class LabelDefinition(BaseModel):
@@ -203,9 +227,10 @@ class DatasetConfig(BaseModel):
                 required=required - written_as,
                 optional_values=placeholders,
             )
-            used_optional |= template.optional
+            draws = self.expansion.draws(template.optional)
+            used_optional.update(draws.names)
             if self.expansion.combinatorial:
-                combos = count_combinations({n: placeholders[n] for n in template.optional})
+                combos = draws.num_combinations()
                 if combos > self.expansion.max_samples:
                     raise ValueError(
                         f"{self.prompts_field}[{i}] expands to {combos} combinations of optional placeholders, above "

@@ -53,7 +53,8 @@ def describe_validation_error(error: ValidationError, source: str, model: type[B
 
 def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
     """A dataset config from a file, of the type its `dataset_type` names, and the file's `llms:` entries. A
-    relative `local_file_path` is read from the working directory, else from beside the config file."""
+    relative `local_file_path` (or personas `file`) is read from the working directory, else from beside the
+    config file."""
     from datafast.schema.config import CONFIG_TYPES
 
     data = read_config_mapping(path)
@@ -62,11 +63,14 @@ def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
         raise ConfigError(
             f"{path}: llms must be a list of mappings, e.g. [{{provider: openai, model_id: gpt-4.1-mini}}]"
         )
-    source = data.get("local_file_path")
-    if isinstance(source, str) and not Path(source).is_absolute() and not Path(source).exists():
-        beside = Path(path).parent / source  # a path written relative to the config file itself
-        if beside.exists():
-            data["local_file_path"] = str(beside)
+    if "local_file_path" in data:
+        data["local_file_path"] = _beside(path, data["local_file_path"])
+    expansion = data.get("expansion")
+    placeholders = expansion.get("placeholders") if isinstance(expansion, dict) else None
+    for given in placeholders.values() if isinstance(placeholders, dict) else ():
+        personas = given.get("personas") if isinstance(given, dict) else None
+        if isinstance(personas, dict) and "file" in personas:
+            personas["file"] = _beside(path, personas["file"])
     dataset_type = data.get("dataset_type")
     if dataset_type is None:
         raise ConfigError(f"{path}: dataset_type is missing; use one of: {', '.join(CONFIG_TYPES)}")
@@ -77,3 +81,12 @@ def load_dataset_config(path: str | Path) -> tuple[Any, list[dict[str, Any]]]:
         return config_class.model_validate(data), llms
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, str(path), config_class)) from None
+
+
+def _beside(config_path: str | Path, source: Any) -> Any:
+    """`source`, or the same relative path beside the config file where only that exists."""
+    if isinstance(source, str) and not Path(source).is_absolute() and not Path(source).exists():
+        beside = Path(config_path).parent / source  # a path written relative to the config file itself
+        if beside.exists():
+            return str(beside)
+    return source
