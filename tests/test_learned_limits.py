@@ -62,7 +62,7 @@ def test_anthropic_rate_limit_headers_are_learned_too(llm_server, tmp_path, monk
 
 def test_a_429_waits_without_using_up_the_attempts(llm_server, tmp_path):
     # Ten 429s for one prompt where only 3 attempts are allowed: the request is still answered.
-    prompt = "story documents in English about topic 0."
+    prompt = "Document type: story\nTopic: topic 0\n"
     llm_server.set_behavior(script=["429"] * 10, script_match=prompt, retry_after_s=0)
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=4)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
@@ -73,7 +73,7 @@ def test_a_429_waits_without_using_up_the_attempts(llm_server, tmp_path):
 
 
 def test_a_429_storm_past_the_rate_limit_wait_gives_up_with_a_reason(llm_server, tmp_path):
-    llm_server.set_behavior(script=["429"] * 1000, script_match="topic 0.", retry_after_s=0)
+    llm_server.set_behavior(script=["429"] * 1000, script_match="Topic: topic 0\n", retry_after_s=0)
     llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=2)
     policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, max_rate_limit_wait=0.3)
     dataset = RawDataset(raw_config(tmp_path / "out.jsonl", 2))
