@@ -66,9 +66,15 @@ class RunPlan:
         return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
 
 
-def requests_by_role(dataset: DatasetBase, binding: dict[str, LLMProvider] | None = None) -> dict[str, int]:
-    """Requests each role makes per binding in a complete run (for `binding`, when given)."""
-    return dataset.num_requests_by_role(binding)
+def requests_by_role(
+    dataset: DatasetBase, binding: dict[str, LLMProvider] | None = None, judged: int = 0
+) -> dict[str, int]:
+    """Requests each role makes per binding in a complete run (for `binding`, when given), with `judged`
+    requests of the record judge (`judge:`) under the role "judge"."""
+    counts = dict(dataset.num_requests_by_role(binding))
+    if judged:
+        counts["judge"] = counts.get("judge", 0) + judged
+    return counts
 
 
 def _litellm() -> Any:
@@ -96,8 +102,10 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3, batch: bool = 
     """The plan for running `dataset` with `llms` (what its `bindings` takes: providers, or a role →
     provider mapping for a multi-role type). With `batch`, each provider's cost at its batch price too.
     Nothing is sent."""
-    bindings = dataset.bindings(llms)
-    by_role = requests_by_role(dataset, bindings[0] if len(bindings) == 1 else None)
+    bindings = dataset.run_bindings(llms, require_keys=False)
+    judge = dataset.record_judge(bindings)
+    judged = judge.requests_per_binding if judge is not None else 0
+    by_role = requests_by_role(dataset, bindings[0] if len(bindings) == 1 else None, judged)
     per_binding = dataset.num_requests()
     multi_step = per_binding != dataset.num_requests_per_provider()
     first = list(islice(dataset.first_asks(), _PROMPT_SAMPLE))
@@ -109,29 +117,39 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3, batch: bool = 
     kind = dataset.config.dataset_type
     samples = dataset.config.num_samples_per_prompt
     rows_per_binding = dataset.get_num_expected_rows(llms) // max(len(bindings), 1)
+    with_roles = len(dataset.roles) > 1 or judge is not None
 
-    # Every provider once, with the requests of each role it holds in every binding.
-    providers: dict[int, tuple[LLMProvider, int, int, list[str]]] = {}
+    # Every provider once, with the requests of each role it holds in every binding (and how many of them
+    # are the record judge's, which are sized otherwise).
+    providers: dict[int, tuple[LLMProvider, int, int, list[str], int]] = {}
     for binding in bindings:
         in_binding: set[int] = set()
-        binding_by_role = requests_by_role(dataset, binding)
+        binding_by_role = requests_by_role(dataset, binding, judged)
         for role, provider in binding.items():
             if role not in binding_by_role:  # an optional role done by another role's LLM (its requests count there)
                 continue
-            llm, requests, rows, roles = providers.get(id(provider), (provider, 0, 0, []))
+            llm, requests, rows, roles, judging = providers.get(id(provider), (provider, 0, 0, [], 0))
             rows += 0 if id(provider) in in_binding else rows_per_binding
             in_binding.add(id(provider))
-            providers[id(provider)] = (llm, requests + binding_by_role[role], rows, [*roles, role])
+            judging += judged if role == "judge" else 0
+            providers[id(provider)] = (llm, requests + binding_by_role[role], rows, [*roles, role], judging)
 
     plans = []
-    for llm, requests, rows, roles in providers.values():
-        shown_roles = roles if len(dataset.roles) > 1 else []
-        prompt_tokens = int(mean_prompt_tokens * requests)
+    for llm, requests, rows, roles, judging in providers.values():
+        shown_roles = roles if with_roles else []
+        own = requests - judging
+        prompt_tokens = int(mean_prompt_tokens * own)
         per_request = dataset.output_tokens_per_request
         if multi_step and per_request is not None:
-            completion_tokens = requests * per_request
+            completion_tokens = own * per_request
         else:
-            completion_tokens = requests * samples * dataset.output_tokens_per_sample
+            completion_tokens = own * samples * dataset.output_tokens_per_sample
+        if judge is not None and judging:
+            # The judge reads its instructions and one record: a sample's answer, or for a chain, about what
+            # its later steps read (the document or the conversation).
+            record_tokens = mean_prompt_tokens if multi_step else dataset.output_tokens_per_sample
+            prompt_tokens += int(judging * (judge.prompt_chars(0) / 4 + record_tokens))
+            completion_tokens += judging * judge.answer_tokens
         plan = ProviderPlan(llm.name, requests, rows, prompt_tokens, completion_tokens, None, shown_roles)
         if llm.provider_name == "local":  # runs on this machine: the tokens take time, not money
             plan.cost_usd = 0.0
@@ -144,9 +162,9 @@ def plan_run(dataset: DatasetBase, llms: Any, n_samples: int = 3, batch: bool = 
         plans.append(plan)
     return RunPlan(
         dataset_type=kind,
-        requests_per_provider=per_binding,
+        requests_per_provider=per_binding + judged,
         providers=plans,
         sample_prompts=prompts[:n_samples],
         total_rows=rows_per_binding * len(bindings),
-        requests_by_role=by_role if len(dataset.roles) > 1 else {},
+        requests_by_role=by_role if with_roles else {},
     )

@@ -20,6 +20,7 @@ from datafast._sync import run_sync
 from datafast.datasets.personas import load_personas
 from datafast.engine import BatchOptions, RetryPolicy, RunStats
 from datafast.engine.backends import RayBackend, ray_backend
+from datafast.engine.judging import RecordJudge
 from datafast.engine.preview import PreviewResult
 from datafast.engine.source import Ask, FailedRequest, MandatoryCombination, Outcome, PromptRequest
 from datafast.errors import ConfigError
@@ -29,6 +30,7 @@ from datafast.outputs.card import HubCard
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
+from datafast.schema.judging import JudgeCriterion, check_threshold
 
 # What `generate` takes: a provider, several (each runs every chain), or a role → provider mapping for a type
 # with roles (preference: {"question": ..., "chosen": ..., "rejected": ..., "judge": ...}).
@@ -57,6 +59,15 @@ class DatasetBase(ABC):
     output_tokens_per_request: ClassVar[int | None] = None
     # What the Hub's dataset card says of the type.
     hub_card: ClassVar[HubCard] = HubCard()
+    # The record judge (`judge:` in a config): the type's own rubric, used when the config gives none; the
+    # record fields the judge reads (None: the quality fields and the label); whether it also reads the
+    # request the record answers (for a type whose records are only right relative to their prompt).
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(name="quality", description="The record is well written, coherent and useful as training data."),
+    )
+    judge_fields: ClassVar[tuple[str, ...] | None] = None
+    judge_sees_request: ClassVar[bool] = False
+
 
     def __init__(self, config: DatasetConfig) -> None:
         if not isinstance(config, self.config_class):
@@ -175,6 +186,56 @@ class DatasetBase(ABC):
         """The role → provider maps the run's chains use: by default every chain runs once per provider."""
         return [{"llms": provider} for provider in _provider_list(llms)]
 
+    def run_bindings(self, llms: LLMs, *, require_keys: bool = True) -> list[dict[str, LLMProvider]]:
+        """`bindings(llms)` as a run uses them: with a `judge:` in the config, each also binds the role
+        "judge", to `judge.llm` when the config names one (built here; `require_keys=False` for a plan), else
+        to the chain's own LLM (its judge role's, else its first role's)."""
+        bindings = self.bindings(llms)
+        judge = self.config.judge
+        if judge is None:
+            return bindings
+        named = None
+        if judge.llm is not None:
+            from datafast.datasets.roles import judge_provider
+
+            named = judge_provider(judge.llm, require_keys=require_keys)
+        if named is not None and any("judge" in binding for binding in bindings):
+            raise ConfigError(
+                "judge.llm names the record judge, and so does the LLM given for the role 'judge' (judge_llm, "
+                "or an llms: entry with role: judge): one LLM judges both; give it once"
+            )
+        return [{**binding, "judge": named or binding.get("judge") or binding[self.roles[0]]} for binding in bindings]
+
+    def record_judge(self, bindings: list[dict[str, LLMProvider]]) -> RecordJudge | None:
+        """The judge of the run's records (`judge:` in the config; None without one): its rubric (the
+        config's, else the type's `judge_rubric`), threshold and view of a record, and the judge requests one
+        of `bindings` makes (one per record)."""
+        judge = self.config.judge
+        if judge is None:
+            return None
+        rubric = tuple(judge.rubric or self.judge_rubric)
+        try:
+            check_threshold(judge.threshold, rubric)
+        except ValueError as exc:
+            raise ConfigError(f"judge.threshold: {exc}") from None
+        label = (self.label_field,) if self.label_field else ()
+        fields = self.judge_fields or (*self.quality_fields(), *label)
+        return RecordJudge(
+            rubric,
+            judge.threshold,
+            tuple(fields),
+            kind=self.hub_card.kind,
+            sees_request=self.judge_sees_request,
+            requests_per_binding=self._records_per_binding(bindings),
+        )
+
+    def _records_per_binding(self, bindings: list[dict[str, LLMProvider]]) -> int:
+        if not bindings:
+            return 0
+        if self.roles == ("llms",):
+            return self.get_num_expected_rows([bindings[0]["llms"]])
+        return self.get_num_expected_rows({role: p for role, p in bindings[0].items() if role in self.roles})
+
     def language_placeholders(self, code: str) -> dict[str, str]:
         return {"language_code": code, "language_name": self.config.languages[code]}
 
@@ -248,7 +309,7 @@ class DatasetBase(ABC):
     ) -> Self:
         """`generate` for callers already inside an event loop (notebooks, async applications)."""
         return await self._run(
-            self.bindings(llms),
+            self.run_bindings(llms),
             show_progress=show_progress,
             retry=retry,
             max_cost=max_cost,
@@ -288,7 +349,7 @@ class DatasetBase(ABC):
         """`preview` for callers already inside an event loop."""
         from datafast.datasets.preview import run_preview
 
-        return await run_preview(self, self.bindings(llms), n, retry=retry)
+        return await run_preview(self, self.run_bindings(llms), n, retry=retry)
 
     def inspect(self, random: bool = False, *, open_browser: bool = True) -> Path:
         """Write the dataset viewer of the output (one self-contained HTML page: records with search,

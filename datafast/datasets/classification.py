@@ -11,6 +11,7 @@ from datafast.datasets.registry import register
 from datafast.outputs.card import HubCard
 from datafast.schema.config import ClassificationDatasetConfig
 from datafast.schema.data_rows import TextClassificationRow
+from datafast.schema.judging import JudgeCriterion
 
 
 @register
@@ -24,6 +25,16 @@ class ClassificationDataset(DatasetBase):
     output_tokens_per_sample: ClassVar[int] = 80
     hub_card: ClassVar[HubCard] = HubCard(
         "text classification", ("text-classification",), ("multi-class-classification",)
+    )
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(name="fits_label", description="The text clearly belongs to its label, and to no other class."),
+        JudgeCriterion(
+            name="realistic", description="The text reads like a real one of its kind, written by a person."
+        ),
+        JudgeCriterion(
+            name="self_contained",
+            description="The text stands on its own: it needs no missing context and does not name its label.",
+        ),
     )
     config: ClassificationDatasetConfig
 

@@ -17,6 +17,7 @@ from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import GenericPipelineDatasetConfig
 from datafast.schema.data_rows import GenericPipelineRow
+from datafast.schema.judging import JudgeCriterion
 from datafast.sources import SourceRow, as_text, load_config_rows
 
 
@@ -71,6 +72,14 @@ class GenericPipelineDataset(DatasetBase):
     prose: ClassVar[bool] = False  # outputs may be numbers or code
     output_tokens_per_sample: ClassVar[int] = 150
     hub_card: ClassVar[HubCard] = HubCard("generic pipeline")
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(
+            name="follows_request", description="The output does what the request asks, fully and accurately."
+        ),
+        JudgeCriterion(name="quality", description="The output is well formed and coherent, without filler."),
+    )
+    judge_sees_request: ClassVar[bool] = True  # whether an output is right depends on what was asked
+
 
     def __init__(self, config: GenericPipelineDatasetConfig) -> None:
         super().__init__(config)

@@ -18,6 +18,7 @@ from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import MCQDatasetConfig
 from datafast.schema.data_rows import MCQRow
+from datafast.schema.judging import JudgeCriterion
 from datafast.sources import SourceRow, load_config_rows
 
 log = logging.getLogger("datafast")
@@ -89,6 +90,25 @@ class MCQDataset(DatasetBase):
     record_class: ClassVar[type[MCQRow]] = MCQRow
     output_tokens_per_request: ClassVar[int | None] = 150
     hub_card: ClassVar[HubCard] = HubCard("multiple-choice question", ("question-answering",), ("multiple-choice-qa",))
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(
+            name="answerable",
+            description="The question is clear, stands on its own and can be answered from the source document.",
+        ),
+        JudgeCriterion(
+            name="one_correct",
+            description="Exactly one answer is right: the correct answer is, and each incorrect one is wrong but "
+            "plausible.",
+        ),
+    )
+    judge_fields: ClassVar[tuple[str, ...] | None] = (
+        "source_document",
+        "question",
+        "correct_answer",
+        "incorrect_answer_1",
+        "incorrect_answer_2",
+        "incorrect_answer_3",
+    )
     step_name: ClassVar[str] = "questions"
     config: MCQDatasetConfig
 

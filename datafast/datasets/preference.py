@@ -21,6 +21,7 @@ from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import PreferenceDatasetConfig
 from datafast.schema.data_rows import PreferenceRow
+from datafast.schema.judging import JudgeCriterion
 
 # Each step's instructions first, then the document, the language, and the question (and response) last: every
 # request of a step shares the instructions, and those of one document share it too, as a prefix that a
@@ -110,6 +111,17 @@ class PreferenceDataset(DatasetBase):
     role_keywords: ClassVar[dict[str, str]] = ROLE_KEYWORDS
     output_tokens_per_request: ClassVar[int | None] = 250
     hub_card: ClassVar[HubCard] = HubCard("preference (DPO)")
+    # The record judge scores the pair as a whole; `llm_as_judge` scores each response (and may swap them).
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(
+            name="clear_question", description="The question is clear, stands on its own and is answerable."
+        ),
+        JudgeCriterion(
+            name="chosen_better",
+            description="The chosen response is correct and helpful, and clearly better than the rejected one.",
+        ),
+    )
+    judge_fields: ClassVar[tuple[str, ...] | None] = ("question", "chosen_response", "rejected_response")
     config: PreferenceDatasetConfig
 
     def documents(self) -> list[tuple[str, str]]:
@@ -196,8 +208,11 @@ class PreferenceDataset(DatasetBase):
                     f"{ROLE_KEYWORDS[role]} is a {type(provider).__name__}, not an LLM provider "
                     "such as OpenAIProvider()"
                 )
-        if "judge" in binding and not self.config.llm_as_judge:
-            raise ConfigError("judge_llm is given but llm_as_judge is false: set llm_as_judge: true to score pairs")
+        if "judge" in binding and not self.config.llm_as_judge and self.config.judge is None:
+            raise ConfigError(
+                "judge_llm is given but llm_as_judge is false and there is no judge:: set llm_as_judge: true to "
+                "score the responses, or give a judge: to judge the pairs"
+            )
         if "evolution" in binding and not self.config.evol_instruct:
             raise ConfigError(
                 "evolution_llm is given but evol_instruct is false: set evol_instruct: true to make the questions "

@@ -12,6 +12,7 @@ from datafast.datasets.registry import register
 from datafast.outputs.card import HubCard
 from datafast.schema.config import RawDatasetConfig
 from datafast.schema.data_rows import TextRow
+from datafast.schema.judging import JudgeCriterion
 
 
 @register
@@ -23,6 +24,13 @@ class RawDataset(DatasetBase):
     record_class: ClassVar[type[TextRow]] = TextRow
     output_tokens_per_sample: ClassVar[int] = 450
     hub_card: ClassVar[HubCard] = HubCard("raw text", ("text-generation",), ("language-modeling",))
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(name="on_topic", description="The text is about its topic and reads as a document of its type."),
+        JudgeCriterion(
+            name="quality", description="The text is well written, coherent and informative, without filler or repeats."
+        ),
+    )
+    judge_fields: ClassVar[tuple[str, ...] | None] = ("document_type", "topic", "text")
     config: RawDatasetConfig
 
     def mandatory_combinations(self) -> list[MandatoryCombination]:

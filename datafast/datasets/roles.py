@@ -59,6 +59,16 @@ def providers_for(
     return providers
 
 
+def judge_provider(spec: dict[str, Any], *, require_keys: bool = True) -> LLMProvider:
+    """The record judge's LLM from a config's `judge.llm` (written as an `llms:` entry, without a role)."""
+    from datafast.llms.registry import providers_from_specs
+
+    try:
+        return providers_from_specs([spec], "judge.llm", require_keys=require_keys)[0]
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("judge.llm: llms[0]:", "judge.llm:")) from None
+
+
 def specs_from_options(
     dataset: DatasetBase, options: list[str], file_specs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:

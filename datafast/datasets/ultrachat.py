@@ -15,6 +15,7 @@ from datafast.outputs.card import HubCard
 from datafast.schema.base_config import DatasetConfig
 from datafast.schema.config import UltrachatDatasetConfig
 from datafast.schema.data_rows import ChatRow
+from datafast.schema.judging import JudgeCriterion
 
 # Each step's instructions first and what varies last (the subject, the language, the persona, then the
 # question or the conversation), so that requests share the longest prefix a provider's prompt cache can reuse.
@@ -79,6 +80,16 @@ class UltrachatDataset(DatasetBase):
     record_class: ClassVar[type[ChatRow]] = ChatRow
     output_tokens_per_request: ClassVar[int | None] = 250
     hub_card: ClassVar[HubCard] = HubCard("multi-turn chat", ("text-generation",), ("dialogue-modeling",))
+    judge_rubric: ClassVar[tuple[JudgeCriterion, ...]] = (
+        JudgeCriterion(
+            name="helpful", description="The assistant's answers are correct and helpful, and answer what was asked."
+        ),
+        JudgeCriterion(
+            name="coherent",
+            description="The conversation hangs together: each turn follows from the ones before, and the user "
+            "sounds like a real person.",
+        ),
+    )
     step_name: ClassVar[str] = "questions"
     config: UltrachatDatasetConfig
 

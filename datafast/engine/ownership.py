@@ -48,8 +48,11 @@ def check_output_path(path: Path) -> None:
 
 
 def config_fingerprint(dataset: ChainSource) -> str:
-    # Cleaning settings change what is kept, not what is asked: a rerun with other ones resumes.
-    config = dataset.config.model_dump(mode="json", exclude={"output_file", "cleaning"})
+    # Cleaning settings, validators and the judge's threshold change what is kept, not what is asked: a rerun
+    # with other ones resumes.
+    config = dataset.config.model_dump(mode="json", exclude={"output_file", "cleaning", "validators"})
+    if config.get("judge"):
+        config["judge"] = {k: v for k, v in config["judge"].items() if k != "threshold"}
     blob = json.dumps({"type": type(dataset).__name__, "config": config}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -22,6 +22,7 @@ from datafast._files import write_atomically
 from datafast.engine.batch_book import BatchBook
 from datafast.engine.batches import BatchCollector, BatchOptions
 from datafast.engine.folder import RunLock, clear_folder, run_folder
+from datafast.engine.judging import RecordJudge, keep_rules
 from datafast.engine.ledger import RunStats
 from datafast.engine.ownership import V0036_RECORDS, check_output_path, open_run_store
 from datafast.engine.preview import PreviewPicks
@@ -38,6 +39,7 @@ from datafast.llms.base import Completion, LLMProvider
 from datafast.llms.failures import CallFailure
 from datafast.outputs import JsonlFile
 from datafast.quality.cleaner import RESAMPLE_REASONS
+from datafast.quality.validators import RecordValidators
 from datafast.schema.data_rows import is_v0036_line
 
 if TYPE_CHECKING:
@@ -68,6 +70,17 @@ def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> 
     chain = f"{ask.origin.draw}:{ask.origin.prompt}" if follow_up else None
     key = work_key(ask.messages, provider, ask.response_model, ask.step, ask.origin.draw, chain)
     return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding, follow_up))
+
+
+def judge_item(judge: RecordJudge, record: DatasetRow, link: _Link, *, truncated: bool) -> WorkItem:
+    """The judge's item for one record of a chain. Its key names the record too: two records alike are
+    judged as two items."""
+    ask = judge.ask(record, link.ask.origin, truncated=truncated)
+    provider = link.binding.get(ask.role)
+    if provider is None:
+        raise ConfigError(f"this dataset needs an LLM for the role {ask.role!r} (judge:), and none was given")
+    key = work_key(ask.messages, provider, ask.response_model, ask.step, ask.origin.draw, f"judge:{record.uuid}")
+    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, link.binding, True))
 
 
 def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
@@ -132,12 +145,16 @@ class DatasetRun:
         self.overwrite = overwrite
         self.preview = preview
         self.output = Path(dataset.config.output_file)
+        self.judge = dataset.record_judge(bindings)
+        validators = dataset.config.validators
         self.sink = RecordSink(
             preview.records_file if preview is not None else dataset.config.output_file,
             dataset.cleaning(),
             dataset.quality_fields(),
             dataset.record_class,
             dataset.label_field,
+            validators=RecordValidators(validators, dataset.record_class) if validators else None,
+            record_judge=self.judge,
         )
         self.folder = run_folder(dataset.config.output_file)
         self.progress = RunProgress(show_progress, type(dataset).__name__)
@@ -165,6 +182,7 @@ class DatasetRun:
             with open_run_store(self.dataset, output, self.folder, self._first_items) as store:
                 absorb(store.path)  # what shards of a Ray run answered (`datafast.engine.shard_stores`)
                 cleaning = self.dataset.cleaning().model_dump(mode="json")
+                cleaning |= keep_rules(self.dataset.config.validators, self.judge)
                 written_with = store.get_meta("cleaning")
                 # A preview's rules apply to its own records: the output is judged again by the next generate.
                 reclean = self.preview is None and written_with is not None and written_with != cleaning
@@ -198,7 +216,8 @@ class DatasetRun:
         if self.preview is not None:  # its chains' share of the requests
             chains = max(sum(1 for _ in self.dataset.first_asks()), 1)
             return max(self.dataset.num_requests() * self.preview.chains // chains, self.preview.chains)
-        return self.dataset.num_requests() * len(self.bindings)
+        judged = self.judge.requests_per_binding if self.judge is not None else 0
+        return (self.dataset.num_requests() + judged) * len(self.bindings)
 
     def answered(self, completion: Completion) -> None:
         """Count an answer one of the run's chains used (asked now, or replayed from the store)."""
@@ -345,6 +364,8 @@ class _Observer:
     def on_success(self, item: WorkItem, completion: Completion, resumed: bool) -> list[WorkItem]:
         run, link = self.run, item.context
         run.answered(completion)
+        if run.judge is not None and run.judge.owns(link.ask):
+            return self._on_verdict(item, completion)
         try:
             outcome = run.dataset.on_answer(link.ask, completion.parsed, item.provider.model_id)
             records = build_records(run.dataset, item, outcome.records)
@@ -364,8 +385,21 @@ class _Observer:
             flaws = {j.flaw for j in judged}
             if asks_left and flaws <= RESAMPLE_REASONS:
                 self._reject(f"no usable record ({', '.join(sorted(map(str, flaws)))})")
+            if run.judge is not None:  # the records without a flaw are written once the judge has scored them
+                truncated = completion.finish_reason == "length"
+                follow += [judge_item(run.judge, j.record, link, truncated=truncated) for j in judged if j.flaw is None]
+                judged = [j for j in judged if j.flaw is not None]
             run.sink.write(judged)
         return follow
+
+    def _on_verdict(self, item: WorkItem, completion: Completion) -> list[WorkItem]:
+        """Write the record a judge ask scored, with its scores and reason (or drop it under the threshold)."""
+        run, ask = self.run, item.context.ask
+        assert run.judge is not None
+        record = run.judge.judged(ask, completion.parsed)
+        if run.sink.missing([record]):
+            run.sink.write(run.sink.judge([record], truncated=ask.state.truncated))
+        return []
 
     @staticmethod
     def _reject(why: str) -> NoReturn:

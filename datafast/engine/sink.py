@@ -9,11 +9,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from datafast.engine.judging import RecordJudge
 from datafast.outputs import DroppedRecords, JsonlFile, write_jsonl
 from datafast.quality import RecordCleaner
 from datafast.quality.preload import LANGUAGE, NEAR_DUPLICATES, PLOTS, Preload
 from datafast.quality.records import record_text
 from datafast.quality.tally import SHINGLE_WORDS, ReportTally
+from datafast.quality.validators import RecordValidators
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.data_rows import DatasetRow
 
@@ -23,8 +25,9 @@ BACKLOG_PER_WRITE = 64
 
 
 class Judged(NamedTuple):
-    """A record on its way to the output: its text, and the cleaning rule it breaks on its own (None if
-    none; the language and duplicate rules are applied when it is written)."""
+    """A record on its way to the output: its text, and the rule it breaks on its own (a cleaning rule, a
+    validator, the judge's threshold; None if none; the language and duplicate rules are applied when it is
+    written)."""
 
     record: DatasetRow
     text: str
@@ -50,7 +53,12 @@ class RecordSink:
     sink loads them in the background from the moment it is made (`datafast.quality.preload`), and records
     written before they are loaded wait in memory, in order, rather than the event loop waiting for them.
     `kept`, `dropped_by_reason` and `report()` count every record written, waiting ones included. A failed
-    write (a full disk) raises `OutputWriteError`; the records it held are written by the next run."""
+    write (a full disk) raises `OutputWriteError`; the records it held are written by the next run.
+
+    `validators` and a `record_judge` are rules of the same kind: a record failing a validator, or scored
+    under the judge's threshold, is dropped as it arrives (and checked again on a rerun, as the cleaning rules
+    are). With a judge, a dropped record that the current rules would bring back but that was never judged
+    is left out of `present`: the run judges it before it is written."""
 
     def __init__(
         self,
@@ -59,6 +67,9 @@ class RecordSink:
         text_fields: Sequence[str],
         record_class: type[DatasetRow],
         label_field: str | None = None,
+        *,
+        validators: RecordValidators | None = None,
+        record_judge: RecordJudge | None = None,
     ) -> None:
         self.output = JsonlFile(output_file)
         self.dropped = DroppedRecords(output_file)
@@ -66,6 +77,8 @@ class RecordSink:
         self.text_fields = tuple(text_fields)
         self.record_class = record_class
         self.label_field = label_field  # the field the label-restatement rule compares the text with
+        self.validators = validators
+        self.record_judge = record_judge
         self.present: set[str] = set()  # uuids of the records in the output or the dropped file
         self._dropped_uuids: set[str] = set()
         self._restored: list[DatasetRow] = []
@@ -104,6 +117,7 @@ class RecordSink:
             text = record_text(line, self.text_fields)
             near = self.cleaner.remember(text)
             self.tally.add(line, text, near=near if self._cleaner_finds_near else None)
+        unjudged: set[str] = set()
         for line in self.dropped.read():
             record = line["record"]
             self._dropped_uuids.add(record.get("uuid"))
@@ -112,11 +126,14 @@ class RecordSink:
             row = self.record_class.model_validate(record)
             # Whether an answer was cut off is not in the record: the reason it was dropped for says so.
             judged = self._judge(row, truncated=line["reason"] == "truncated")
+            if self.record_judge is not None and row.judge_scores is None and judged.flaw is None:
+                unjudged.add(row.uuid)  # not checked for duplicates now: that would remember its text
+                continue
             if self._reason(judged) is None:
                 self._restored.append(row)
                 self._tally(row, judged.text)
                 in_output.add(record.get("uuid"))
-        self.present = in_output | self._dropped_uuids | {row.uuid for _, row in self._moved}
+        self.present = (in_output | self._dropped_uuids | {row.uuid for _, row in self._moved}) - unjudged
 
     def _reclean(self, lines: Iterator[dict[str, Any]]) -> list[dict[str, Any]]:
         """The output's records that the current rules keep; the others wait in `_moved` for the dropped
@@ -170,7 +187,12 @@ class RecordSink:
     def _judge(self, record: DatasetRow, truncated: bool) -> Judged:
         text = record_text(record.model_dump(include=set(self.text_fields)), self.text_fields)
         label = getattr(record, self.label_field) if self.label_field else None
-        return Judged(record, text, self.cleaner.flaw(text, label=label, truncated=truncated))
+        flaw = self.cleaner.flaw(text, label=label, truncated=truncated)
+        if flaw is None and self.validators:
+            flaw = self.validators.check(record, text)
+        if flaw is None and self.record_judge is not None:
+            flaw = self.record_judge.flaw(record)
+        return Judged(record, text, flaw)
 
     def missing(self, records: Sequence[DatasetRow]) -> list[DatasetRow]:
         """The records not yet in the output or the dropped file."""

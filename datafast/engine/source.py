@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel
 
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
 from datafast.schema.data_rows import DatasetRow
+
+if TYPE_CHECKING:
+    from datafast.engine.judging import RecordJudge
+    from datafast.llms.base import LLMProvider
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,10 @@ class ChainSource(Protocol):
 
     def num_requests(self) -> int:
         """Requests one role → provider binding makes in a complete run."""
+        ...
+
+    def record_judge(self, bindings: list[dict[str, LLMProvider]]) -> RecordJudge | None:
+        """The judge of the run's records (`judge:` in the config; None without one), for these bindings."""
         ...
 
     def quality_fields(self) -> tuple[str, ...]:

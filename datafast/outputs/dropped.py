@@ -1,5 +1,6 @@
 """The side file of dropped records next to the output (`x.jsonl` → `x.dropped.jsonl`): each line a record
-the cleaning rules dropped, with the reason (`datafast.quality.cleaner.DROP_REASONS`)."""
+the cleaning rules dropped, with the reason (`datafast.quality.cleaner.DROP_REASONS`; `judge` and
+`validator:<name>` for the judge and the validators of a config)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from datafast.outputs.jsonl import JsonlFile
-from datafast.quality.cleaner import DROP_REASONS
+from datafast.quality.cleaner import DROP_REASONS, is_drop_reason
 
 
 def dropped_path(output_file: str | Path) -> Path:
@@ -49,8 +50,8 @@ class DroppedRecords:
 
     def add(self, reason: str, record: dict[str, Any] | BaseModel, *, sync: bool = False) -> None:
         """Write one dropped record. `sync=True` fsyncs (the run store usually holds a durable copy)."""
-        if reason not in DROP_REASONS:
-            raise ValueError(f"unknown drop reason {reason!r}; one of {', '.join(DROP_REASONS)}")
+        if not is_drop_reason(reason):
+            raise ValueError(f"unknown drop reason {reason!r}; one of {', '.join(DROP_REASONS)}, judge, validator:NAME")
         data = record.model_dump(mode="json") if isinstance(record, BaseModel) else record
         self._file.append([DroppedRecord(reason=reason, record=data)], sync=sync)
 

@@ -34,6 +34,10 @@ DROP_REASONS: Final = (
     EXACT_DUPLICATE,
     NEAR_DUPLICATE,
 )
+# Beyond the cleaning rules: under the judge's threshold (`judge:`), and failing a validator of the config
+# (`validators:`), whose reason is `validator:<its name>`.
+JUDGE: Final = "judge"
+VALIDATOR_PREFIX: Final = "validator:"
 # Flaws of a sampling accident, which asking the model again usually fixes. A cut-off text would be cut
 # off again, and a model that ignores the language it is asked for tends to do so every time.
 RESAMPLE_REASONS: Final = frozenset({EMPTY, NOT_TEXT, RESTATES_LABEL, FRAGMENT, TOO_SHORT})
@@ -41,6 +45,13 @@ RESAMPLE_REASONS: Final = frozenset({EMPTY, NOT_TEXT, RESTATES_LABEL, FRAGMENT, 
 # in it. Measured with py3langid on 2 to 6 words under 40 characters: with English asked for, 1 of 2,769
 # pieces of English prose was dropped (a fragment of code); of French and Spanish ones, 44 to 56%.
 SHORT_TEXT_ODDS: Final = 100.0
+
+
+def is_drop_reason(reason: str) -> bool:
+    """Whether `reason` is one a record may be dropped for: a cleaning rule, the judge or a validator."""
+    if reason in DROP_REASONS or reason == JUDGE:
+        return True
+    return reason.startswith(VALIDATOR_PREFIX) and len(reason) > len(VALIDATOR_PREFIX)
 
 
 class RecordCleaner:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from datafast.expansion import PromptTemplate, check_template
 from datafast.expansion.draws import PlaceholderDraws
 from datafast.schema.cleaning import CleaningConfig
+from datafast.schema.judging import JudgeConfig, ValidatorConfig, check_validators
 from datafast.schema.placeholders import (
     PersonaLoader,
     PersonaSource,
@@ -184,6 +185,9 @@ class DatasetConfig(BaseModel):
     languages: dict[str, str] = Field(default_factory=lambda: {"en": "English"})
     expansion: PromptExpansionConfig = Field(default_factory=PromptExpansionConfig)
     cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    # Left out of the config's dump while unset, so that runs made before they existed keep their fingerprint.
+    judge: JudgeConfig | None = Field(default=None, exclude_if=lambda judge: judge is None)
+    validators: list[ValidatorConfig] = Field(default_factory=list, exclude_if=lambda validators: not validators)
 
     @field_validator("languages")
     @classmethod
@@ -199,6 +203,11 @@ class DatasetConfig(BaseModel):
             if not name.strip():
                 raise ValueError(f"language {code!r} needs a name, e.g. {{'{code}': 'English'}}")
         return languages
+
+    @field_validator("validators")
+    @classmethod
+    def _check_validators(cls, validators: list[ValidatorConfig]) -> list[ValidatorConfig]:
+        return check_validators(validators)
 
     @field_validator("prompts")
     @classmethod

@@ -15,7 +15,15 @@ from enum import StrEnum
 from typing import Any, Self
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 
 class LabelSource(StrEnum):
@@ -69,6 +77,8 @@ LabelType = str | list[str] | list[int]
 # Fields only datafast writes (0.0.36's rows had none of them), and fields every 0.0.36 row had.
 DATAFAST_ONLY_FIELDS = frozenset({"request_id", "dataset_type", "prompt_template", "placeholders"})
 V0036_COMMON_FIELDS = frozenset({"uuid", "language", "metadata"})
+# The judge's verdict on a record (`judge:` in a config): written only when a judge ran.
+_JUDGE_FIELDS = ("judge_scores", "judge_reason")
 # Fields a row made by hand or by 0.0.36 may give as None, meaning "not known": their default is used.
 _NONE_IS_DEFAULT = ("model_id", "language")
 
@@ -101,6 +111,10 @@ class DatasetRow(BaseModel):
     it; `prompt_template` and `placeholders` say exactly which prompt the record came from. A record a run
     writes has them all; a row built by hand (or read from a Datafast 0.0.36 output) gets defaults: a random
     uuid, empty strings.
+
+    A run with a judge (`judge:` in its config) gives each record the judge's `judge_scores` (criterion ->
+    score) and `judge_reason`; they are written last, and only when set, so other runs' files are as
+    they were without them.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -113,6 +127,18 @@ class DatasetRow(BaseModel):
     prompt_template: str = ""
     placeholders: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    judge_scores: dict[str, int] | None = None
+    judge_reason: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _judge_fields_last(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _JUDGE_FIELDS:
+            value = data.pop(name, None)
+            if value is not None:
+                data[name] = value
+        return data
+
 
     @field_validator("uuid", mode="before")
     @classmethod
