@@ -118,7 +118,7 @@ def test_a_local_run_cut_short_is_finished_on_ray_without_paying_twice(ray_clust
 
 
 def test_a_killed_worker_shard_is_run_again_and_resumes_every_record_once(ray_cluster, llm_server, tmp_path):
-    llm_server.set_behavior(latency_s=0.1)
+    llm_server.set_behavior(latency_s=0.2)
     output = tmp_path / "out.jsonl"
     config = RawDatasetConfig(
         document_types=["memo", "story"],
@@ -159,6 +159,10 @@ def test_a_killed_worker_shard_is_run_again_and_resumes_every_record_once(ray_cl
     assert sum(n - 1 for n in answered.values()) <= 2 and len(answered) == 60
     summary = json.loads((run_folder(output) / "summary.json").read_text())
     assert summary["whole_run"]["done"] == 60 and summary["records_written"] == 120
+    # The shard was cut short, and Ray ran it again in another worker, which took up what the first had stored.
+    killed = summary["shards"][0]
+    assert len(stored_at_kill) < 30 and killed["worker"].rsplit(":", 1)[1] != str(worker)
+    assert killed["this_run"]["resumed"] >= len(stored_at_kill) and killed["whole_run"]["done"] == 30
 
 
 def test_command_line_runs_on_a_cluster_by_its_address_and_status_sees_the_shards(ray_cluster, llm_server, tmp_path):
