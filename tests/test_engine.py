@@ -157,7 +157,7 @@ llms:
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
 def test_killed_run_resumes_with_every_item_exactly_once(llm_server, tmp_path, sig):
-    llm_server.set_behavior(latency_s=0.1)
+    llm_server.set_behavior(latency_s=0.3)  # slow enough that a loaded machine stops it part-way
     output = tmp_path / "out.jsonl"
     config = tmp_path / "c.yaml"
     things = ", ".join(f"thing{i}" for i in range(30))
