@@ -450,6 +450,7 @@ class LLMProvider:
         second.completion_tokens += first.completion_tokens
         second.cached_tokens += first.cached_tokens
         second.cache_write_tokens += first.cache_write_tokens
+        second.reasoning_tokens += first.reasoning_tokens
         if first.cost_usd is not None or second.cost_usd is not None:
             second.cost_usd = (first.cost_usd or 0.0) + (second.cost_usd or 0.0)
         second.repaired = True

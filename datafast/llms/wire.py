@@ -24,6 +24,7 @@ from datafast.llms.failures import CallFailure, redact
 from datafast.llms.http import proxy_for
 from datafast.llms.pricing import Prices, cache_usage, prices_for
 from datafast.llms.rate_limits import RateLimitHeaders
+from datafast.llms.reasoning import split_reasoning, tidy_reasoning
 
 Messages = list[dict[str, Any]]
 
@@ -242,10 +243,15 @@ class Route:
             )
             choice = response.choices[0]
             text = choice.message.content or ""
+            reasoning = tidy_reasoning(getattr(choice.message, "reasoning_content", None))
             finish_reason = choice.finish_reason
         except Exception as exc:  # an empty `choices`, an HTML page, a body cut short: ask again
             detail = redact(f"{type(exc).__name__}: {exc}", self.secrets)[:300]
             raise CallFailure("transient", f"{self.name}: unreadable answer ({detail})") from None
+        if reasoning is None:
+            reasoning, text = split_reasoning(text)
+        else:
+            text = text.lstrip()  # what followed a think block LiteLLM split off
         usage = getattr(response, "usage", None)
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
@@ -263,6 +269,8 @@ class Route:
             limits=limits,
             cached_tokens=cached,
             cache_write_tokens=written,
+            reasoning=reasoning,
+            reasoning_tokens=_reasoning_tokens(usage),
         )
 
     def failure(self, status: int, headers: Mapping[str, str], body: bytes) -> CallFailure:
@@ -333,6 +341,16 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, seconds)
         return seconds / 1000 if name == "retry-after-ms" else seconds
     return None
+
+
+def _reasoning_tokens(usage: Any) -> int:
+    """The completion tokens an answer spent thinking, as LiteLLM reads them from the provider's usage
+    (OpenAI's `completion_tokens_details.reasoning_tokens`, Gemini's `thoughtsTokenCount`, ...); 0 unknown."""
+    details = getattr(usage, "completion_tokens_details", None)
+    try:
+        return int(getattr(details, "reasoning_tokens", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _reported_cost(response: Any) -> float | None:

@@ -4,8 +4,9 @@ It speaks the OpenAI chat-completions (as OpenAI, Mistral and OpenRouter serve i
 generateContent and Ollama chat wire formats on 127.0.0.1, answers structured-output requests with JSON valid
 against the requested schema, can add latency and inject faults (429, 500, hangs, dropped connections, malformed
 or truncated JSON, prose replaced by dates and codes or emptied), can enforce and advertise per-minute request
-and token limits the way OpenAI and Anthropic do (``rpm_limit``, ``tpm_limit``), and logs every request with
-the sampling parameters it carried. It also runs OpenAI's and Anthropic's batch APIs (see
+and token limits the way OpenAI and Anthropic do (``rpm_limit``, ``tpm_limit``), can send a reasoning trace with
+each answer in each format's own way (``reasoning``, ``reasoning_style``), and logs every request with the sampling
+parameters it carried. It also runs OpenAI's and Anthropic's batch APIs (see
 :mod:`datafast.testing.batches`).
 
     from datafast.testing import LLMTestServer

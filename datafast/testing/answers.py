@@ -45,6 +45,9 @@ class Answer:
     prompt_tokens: int = 1
     completion_tokens: int = 1
     cached_tokens: int | None = None  # prompt tokens read from the cache; None: report no cache fields
+    reasoning: str | None = None  # the reasoning trace sent with the answer (its tokens are in completion_tokens)
+    reasoning_tokens: int = 0
+    think_tags: bool = False  # the reasoning opens the text in a <think> block, not a field of its own
 
 
 def estimate_tokens(text: str) -> int:
@@ -76,14 +79,21 @@ def junk_text(rng: random.Random) -> str:
     return f"SKU {rng.randint(1000, 9999)}-{rng.randint(10**7, 10**8 - 1)}"
 
 
+def reasoning_trace(rng: random.Random) -> str:
+    """A model's thinking before its answer, in English (as reasoning models mostly think)."""
+    return "Let me think this through. " + words.paragraph(rng, 3) + " So the answer follows."
+
+
 def build_answer(
     req: ParsedRequest,
     fault: str,
     rng: random.Random,
     faker: SchemaFaker,
     honor_max_tokens: bool = True,
+    reasoning: bool = False,
 ) -> Answer:
-    """Build the answer for ``req`` under ``fault`` (``ok`` and the HTTP-level faults leave it as it is)."""
+    """Build the answer for ``req`` under ``fault`` (``ok`` and the HTTP-level faults leave it as it is), with a
+    reasoning trace when ``reasoning`` (drawn after the answer: the answer is the same either way)."""
     data: Any = None
     with words.writing_in(words.vocabulary_for(req.prompt_text)):
         if req.schema is not None:
@@ -114,6 +124,10 @@ def build_answer(
         answer.data = None
     answer.prompt_tokens = estimate_tokens(req.prompt_text)
     answer.completion_tokens = estimate_tokens(answer.text)
+    if reasoning:
+        answer.reasoning = reasoning_trace(rng)
+        answer.reasoning_tokens = estimate_tokens(answer.reasoning)
+        answer.completion_tokens += answer.reasoning_tokens
     return answer
 
 

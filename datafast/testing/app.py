@@ -82,8 +82,9 @@ class ServerState:
                 raise ValueError(f"invalid response schema: {exc}") from exc
         behavior = self.planner.behavior
         rng = self.answer_rng(prompt_hash(req.model, req.prompt_text))
-        answer = build_answer(req, fault, rng, self.faker, behavior.honor_max_tokens)
+        answer = build_answer(req, fault, rng, self.faker, behavior.honor_max_tokens, behavior.reasoning)
         answer.cached_tokens = cached_tokens(answer.prompt_tokens, behavior.cached_prompt_share)
+        answer.think_tags = behavior.reasoning_style == "think_tags"
         return protocol.success(req, answer, number)
 
     def records(self, since: int = 0) -> list[dict[str, Any]]:
@@ -188,7 +189,9 @@ async def _serve(
         page = "<html><body><h1>Service temporarily unavailable</h1></body></html>"
         return web.Response(text=page, content_type="text/html")
 
-    answer = build_answer(req, fault, state.answer_rng(phash), state.faker, behavior.honor_max_tokens)
+    rng = state.answer_rng(phash)
+    answer = build_answer(req, fault, rng, state.faker, behavior.honor_max_tokens, behavior.reasoning)
+    answer.think_tags = behavior.reasoning_style == "think_tags"
     if answer.truncated and fault != "truncated" and fault != "timeout":
         record.outcome = "truncated"
     record.status = 200
@@ -197,7 +200,7 @@ async def _serve(
     if limiter is not None:
         limiter.charge_tokens(answer.completion_tokens)  # the prompt's tokens were taken on admission
     if behavior.log_bodies:
-        record.content = answer.text
+        record.content, record.reasoning = answer.text, answer.reasoning
     body = protocol.success(req, answer, record.seq)
     if fault == "no_choices":
         body[protocol.answers_key] = type(body[protocol.answers_key])()

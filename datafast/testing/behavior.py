@@ -111,6 +111,17 @@ class ServerBehavior(BaseModel):
         description="Share of prompt tokens reported as read from the prompt cache (OpenAI "
         "usage.prompt_tokens_details.cached_tokens, Anthropic usage.cache_read_input_tokens); None: no cache fields.",
     )
+    reasoning: bool = Field(
+        default=False,
+        description="Answers carry a reasoning trace (deterministic per prompt), as each wire format does: OpenAI "
+        "message.reasoning_content (OpenRouter's message.reasoning), Anthropic thinking blocks before the answer's "
+        "block, Gemini parts with thought: true, Ollama message.thinking; or see reasoning_style.",
+    )
+    reasoning_style: Literal["field", "think_tags"] = Field(
+        default="field",
+        description="How OpenAI-format and Ollama answers carry reasoning: in the message's field, or as a "
+        "<think>...</think> block opening the content (DeepSeek-R1 served without a reasoning parser).",
+    )
     batch_delay_s: float = Field(
         default=1.0, ge=0.0, description="Seconds from a batch's submission until its results are ready."
     )

@@ -107,7 +107,24 @@ def _openai_usage(answer: Answer) -> dict[str, Any]:
     }
     if answer.cached_tokens is not None:
         usage["prompt_tokens_details"] = {"cached_tokens": answer.cached_tokens, "audio_tokens": 0}
+    if answer.reasoning is not None:
+        usage["completion_tokens_details"] = {"reasoning_tokens": answer.reasoning_tokens}
     return usage
+
+
+def think_block(reasoning: str, text: str) -> str:
+    """``text`` opened by ``reasoning`` in a ``<think>`` block, as a reasoning model served raw writes it."""
+    return f"<think>\n{reasoning}\n</think>\n\n{text}"
+
+
+def _carry_reasoning(message: dict[str, Any], answer: Answer, field: str) -> None:
+    """Put ``answer``'s reasoning into an OpenAI- or Ollama-format ``message``: in ``field`` or a think block."""
+    if answer.reasoning is None:
+        return
+    if answer.think_tags:
+        message["content"] = think_block(answer.reasoning, message.get("content") or "")
+    else:
+        message[field] = answer.reasoning
 
 
 def _anthropic_usage(answer: Answer) -> dict[str, Any]:
@@ -162,6 +179,7 @@ class OpenAIProtocol(Protocol):
     answers_key = "choices"
     auth_headers = ("authorization", "api-key")
     length_reason = "length"
+    reasoning_field = "reasoning_content"  # as DeepSeek and vLLM name it
 
     def parse(self, body: dict[str, Any], path_model: str | None) -> ParsedRequest:
         fmt = body.get("response_format") or {}
@@ -197,6 +215,7 @@ class OpenAIProtocol(Protocol):
             call = {"id": f"call_{seq:012x}", "type": "function", "function": function}
             message = {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}
             finish = "length" if answer.truncated else "tool_calls"
+        _carry_reasoning(message, answer, self.reasoning_field)
         return {
             "id": f"chatcmpl-{seq:012x}",
             "object": "chat.completion",
@@ -226,6 +245,7 @@ class OpenRouterProtocol(OpenAIProtocol):
     request's cost in ``usage.cost`` (a made-up price: one microdollar a token)."""
 
     name = "openrouter"
+    reasoning_field = "reasoning"
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
         body = super().success(req, answer, seq)
@@ -292,12 +312,16 @@ class AnthropicProtocol(Protocol):
         else:
             block = {"type": "text", "text": answer.text}
             stop = "max_tokens" if answer.truncated else "end_turn"
+        content = [block]
+        if answer.reasoning is not None:
+            signature = f"sig-{seq:012x}"  # Anthropic's is an opaque token that lets a thinking block be sent back
+            content.insert(0, {"type": "thinking", "thinking": answer.reasoning, "signature": signature})
         return {
             "id": f"msg_{seq:020x}",
             "type": "message",
             "role": "assistant",
             "model": req.model,
-            "content": [block],
+            "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
             "usage": _anthropic_usage(answer),
@@ -338,19 +362,26 @@ class GeminiProtocol(Protocol):
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"text": answer.text}]
+        usage: dict[str, Any] = {
+            "promptTokenCount": answer.prompt_tokens,
+            "candidatesTokenCount": answer.completion_tokens,
+            "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
+        }
+        if answer.reasoning is not None:
+            parts.insert(0, {"text": answer.reasoning, "thought": True})
+            # Gemini counts thinking apart from the answer's tokens.
+            usage["candidatesTokenCount"] = answer.completion_tokens - answer.reasoning_tokens
+            usage["thoughtsTokenCount"] = answer.reasoning_tokens
         return {
             "candidates": [
                 {
-                    "content": {"role": "model", "parts": [{"text": answer.text}]},
+                    "content": {"role": "model", "parts": parts},
                     "finishReason": "MAX_TOKENS" if answer.truncated else "STOP",
                     "index": 0,
                 }
             ],
-            "usageMetadata": {
-                "promptTokenCount": answer.prompt_tokens,
-                "candidatesTokenCount": answer.completion_tokens,
-                "totalTokenCount": answer.prompt_tokens + answer.completion_tokens,
-            },
+            "usageMetadata": usage,
             "modelVersion": req.model,
             "responseId": f"resp-{seq:012x}",
         }
@@ -388,10 +419,12 @@ class OllamaProtocol(Protocol):
         )
 
     def success(self, req: ParsedRequest, answer: Answer, seq: int) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+        _carry_reasoning(message, answer, "thinking")
         return {
             "model": req.model,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "message": {"role": "assistant", "content": answer.text},
+            "message": message,
             "done": True,
             "done_reason": "length" if answer.truncated else "stop",
             "total_duration": 0,

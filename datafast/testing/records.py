@@ -35,7 +35,8 @@ class RequestRecord:
     format's names (``temperature``, ``frequency_penalty``, ``reasoning_effort``, Gemini's ``topP``, ...).
     ``cache_marked`` are the texts of the content blocks the request marked with ``cache_control`` (Anthropic's
     prompt-cache marks; OpenAI-format requests may carry them too), in order; empty when there are none or
-    ``log_bodies`` is off.
+    ``log_bodies`` is off. ``reasoning`` is the reasoning trace sent with the answer (``ServerBehavior.reasoning``;
+    None without one or when ``log_bodies`` is off).
     """
 
     seq: int
@@ -58,6 +59,7 @@ class RequestRecord:
     end: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     cache_marked: list[str] = field(default_factory=list)
+    reasoning: str | None = None
 
     @property
     def duration(self) -> float | None:
