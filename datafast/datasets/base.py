@@ -29,7 +29,7 @@ from datafast.outputs import write_jsonl
 from datafast.outputs.card import HubCard
 from datafast.schema.cleaning import CleaningConfig
 from datafast.schema.config import DatasetConfig
-from datafast.schema.data_rows import DatasetRow
+from datafast.schema.data_rows import DatasetRow, with_reasoning
 from datafast.schema.judging import JudgeCriterion, check_threshold
 
 # What `generate` takes: a provider, several (each runs every chain), or a role → provider mapping for a type
@@ -75,6 +75,8 @@ class DatasetBase(ABC):
                 f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}"
             )
         self.config = config
+        if config.keep_reasoning:
+            self.record_class = with_reasoning(self.record_class)  # type: ignore[misc]
         self._data_rows: list[DatasetRow] | None = None
         self._model_ids: set[str] | None = None
         self.failures: list[FailedRequest] = []
@@ -137,6 +139,11 @@ class DatasetBase(ABC):
         """Records and follow-up asks from one validated answer, given by the model `model_id`. Raise
         ValueError to reject an answer that validates but cannot be used; it is then asked again."""
         return Outcome(records=self.records_from(ask.origin, answer))
+
+    def reasoning_step(self, record: Mapping[str, Any]) -> str | None:
+        """With `keep_reasoning`: the step of the chain whose answer's reasoning trace the record (its type's
+        own fields) keeps; None for the answer that made the record, the last of its chain."""
+        return None
 
     # -- prompts and counts -----------------------------------------------------------------------------
 

@@ -41,7 +41,8 @@ def outputs_model(config: GenericPipelineDatasetConfig) -> type[BaseModel]:
 
 def record_model(config: GenericPipelineDatasetConfig) -> type[GenericPipelineRow]:
     """The record model of this config: the common fields, `document_id`, the forwarded columns (any JSON
-    value) and the output fields (as the output model declares them), and nothing else."""
+    value) and the output fields (as the output model declares them), `reasoning` with `keep_reasoning`, and
+    nothing else."""
     fields: dict[str, Any] = {name: (Any, None) for name in config.forward_columns or []}
     if config.output_model is not None:
         assert isinstance(config.output_model, type)
@@ -49,6 +50,8 @@ def record_model(config: GenericPipelineDatasetConfig) -> type[GenericPipelineRo
             fields[name] = (info.annotation, info)
     else:
         fields |= {name: (str, Field(min_length=1)) for name in config.output_columns or []}
+    if config.keep_reasoning:  # last, as `with_reasoning` adds it to the other types' records
+        fields["reasoning"] = (str | None, None)
     return create_model("GenericPipelineRecord", __base__=_ExactRow, **fields)
 
 

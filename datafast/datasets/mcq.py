@@ -4,7 +4,7 @@ then three plausible incorrect answers for each question."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -194,6 +194,11 @@ class MCQDataset(DatasetBase):
         return Ask(
             "distractors", [{"role": "user", "content": prompt}], IncorrectAnswers, origin, state=(question, correct)
         )
+
+    def reasoning_step(self, record: Mapping[str, Any]) -> str | None:
+        """The step that wrote the question and its correct answer, whose trace the other questions of that
+        answer share (the incorrect answers are written after it)."""
+        return "questions"
 
     @classmethod
     def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:

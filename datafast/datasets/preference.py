@@ -378,6 +378,10 @@ class PreferenceDataset(DatasetBase):
             }
         return record
 
+    def reasoning_step(self, record: Mapping[str, Any]) -> str | None:
+        """The step that wrote the chosen response: the rejected side's when the judge swapped them."""
+        return "rejected" if record.get("swapped_by_judge") else "chosen"
+
     @classmethod
     def quality_fields_of(cls, config: DatasetConfig | None) -> tuple[str, ...]:
         """A duplicate question is a duplicate pair, whatever its responses."""

@@ -29,6 +29,8 @@ class Counts:
     # Of the prompt tokens, those the provider read from its prompt cache and those written to it (Anthropic).
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    # Of the completion tokens, those spent thinking (where the provider reports them).
+    reasoning_tokens: int = 0
     failures_by_reason: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -86,6 +88,7 @@ class RunStats(Counts):
         cost_usd: float | None,
         cached_tokens: int = 0,
         cache_write_tokens: int = 0,
+        reasoning_tokens: int = 0,
     ) -> None:
         """An answer came back: its tokens and cost count whatever becomes of it."""
         for counts in self._both(name):
@@ -94,6 +97,7 @@ class RunStats(Counts):
             counts.cost_usd += cost_usd or 0.0
             counts.cached_tokens += cached_tokens
             counts.cache_write_tokens += cache_write_tokens
+            counts.reasoning_tokens += reasoning_tokens
 
     def succeeded_one(self, name: str) -> None:
         for counts in self._both(name):
@@ -143,6 +147,7 @@ class RunStats(Counts):
             "completion_tokens": self.completion_tokens,
             "cached_tokens": self.cached_tokens,
             "cache_write_tokens": self.cache_write_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
             "cost_usd": round(self.cost_usd, 6),
             "wall_seconds": round(self.wall_seconds, 3),
             "requests_per_second": round(self.succeeded / self.wall_seconds, 4) if self.wall_seconds else None,

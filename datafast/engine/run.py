@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -54,22 +54,27 @@ _MOST_CHAINS_AT_ONCE = 100_000
 
 @dataclass(frozen=True)
 class _Link:
-    """A work item's place in its chain: the dataset type's ask, the chain's role → provider binding, and
-    whether an earlier step of the chain came before it."""
+    """A work item's place in its chain: the dataset type's ask, the chain's role → provider binding,
+    whether an earlier step of the chain came before it, and (with `keep_reasoning`) the reasoning traces
+    of the chain's answers so far, by step."""
 
     ask: Ask
     binding: dict[str, LLMProvider]
     follow_up: bool
+    reasoning: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def work_item(ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool) -> WorkItem:
+def work_item(
+    ask: Ask, binding: dict[str, LLMProvider], *, follow_up: bool, reasoning: Mapping[str, str | None] | None = None
+) -> WorkItem:
     """The engine's item for one ask, sent to the provider its role is bound to."""
     provider = binding.get(ask.role)
     if provider is None:
         raise ConfigError(f"this dataset needs an LLM for the role {ask.role!r}, and none was given")
     chain = f"{ask.origin.draw}:{ask.origin.prompt}" if follow_up else None
     key = work_key(ask.messages, provider, ask.response_model, ask.step, ask.origin.draw, chain)
-    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, binding, follow_up))
+    link = _Link(ask, binding, follow_up, reasoning or {})
+    return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, link)
 
 
 def judge_item(judge: RecordJudge, record: DatasetRow, link: _Link, *, truncated: bool) -> WorkItem:
@@ -83,8 +88,15 @@ def judge_item(judge: RecordJudge, record: DatasetRow, link: _Link, *, truncated
     return WorkItem(key, provider, ask.messages, ask.response_model, ask.step, _Link(ask, link.binding, True))
 
 
-def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, Any]]) -> list[DatasetRow]:
-    """Records from one answer: the type's own fields plus what every record carries."""
+def build_records(
+    dataset: ChainSource,
+    item: WorkItem,
+    fields: list[dict[str, Any]],
+    reasoning: Mapping[str, str | None] | None = None,
+) -> list[DatasetRow]:
+    """Records from one answer: the type's own fields plus what every record carries. Given the chain's
+    reasoning traces by step (a run with `keep_reasoning`), each record keeps the one of the step its
+    dataset type names for it (`reasoning_step`), by default this answer's."""
     origin = item.context.ask.origin
     common = {
         "request_id": item.key,
@@ -94,6 +106,8 @@ def build_records(dataset: ChainSource, item: WorkItem, fields: list[dict[str, A
         "prompt_template": origin.template,
         "placeholders": origin.placeholders,
     }
+    if reasoning is not None:
+        fields = [{**own, "reasoning": reasoning.get(dataset.reasoning_step(own) or item.step)} for own in fields]
     return [dataset.record_class(**{**common, **own}, uuid=record_uuid(item.key, i)) for i, own in enumerate(fields)]
 
 
@@ -368,8 +382,9 @@ class _Observer:
             return self._on_verdict(item, completion)
         try:
             outcome = run.dataset.on_answer(link.ask, completion.parsed, item.provider.model_id)
-            records = build_records(run.dataset, item, outcome.records)
-            follow = [work_item(ask, link.binding, follow_up=True) for ask in outcome.then]
+            chain = {**link.reasoning, item.step: completion.reasoning} if run.dataset.config.keep_reasoning else None
+            records = build_records(run.dataset, item, outcome.records, chain)
+            follow = [work_item(ask, link.binding, follow_up=True, reasoning=chain) for ask in outcome.then]
         except ValueError as exc:  # pydantic's ValidationError is one too
             reason = "records did not validate" if isinstance(exc, ValidationError) else "answer rejected"
             self._reject(f"{reason}: {exc}")

@@ -197,6 +197,7 @@ class Scheduler:
                 prompt_tokens=stored.prompt_tokens,
                 completion_tokens=stored.completion_tokens,
                 cost_usd=stored.cost_usd,
+                reasoning=stored.reasoning,
             )
             follow = self.observer.on_success(item, completion, resumed=True)
         except OutputWriteError as exc:
@@ -245,6 +246,7 @@ class Scheduler:
                 completion.cost_usd,
                 completion.cached_tokens,
                 completion.cache_write_tokens,
+                completion.reasoning_tokens,
             )
             try:
                 await self._store(item, completion, request, first_try)
@@ -357,6 +359,7 @@ class Scheduler:
             started=first_try,
             cached_tokens=completion.cached_tokens + item.unkept_cached_tokens,
             cache_write_tokens=completion.cache_write_tokens + item.unkept_cache_write_tokens,
+            reasoning=completion.reasoning,
         )
         item.unkept_prompt_tokens, item.unkept_completion_tokens, item.unkept_cost_usd = 0, 0, None  # stored now
         item.unkept_cached_tokens = item.unkept_cache_write_tokens = 0

@@ -7,7 +7,7 @@ these classes; the engine never imports `datafast.datasets`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -97,6 +97,11 @@ class ChainSource(Protocol):
 
     def on_answer(self, ask: Ask, answer: Any, model_id: str) -> Outcome:
         """Records and follow-up asks from one validated answer; ValueError rejects it (asked again)."""
+        ...
+
+    def reasoning_step(self, record: Mapping[str, Any]) -> str | None:
+        """With `keep_reasoning`: the step whose answer's reasoning trace a record keeps (None: the answer
+        that made it)."""
         ...
 
     def num_requests(self) -> int:

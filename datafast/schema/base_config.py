@@ -142,7 +142,11 @@ class DatasetConfig(BaseModel):
     and declare `dataset_type: Literal["name"] = "name"`: defining such a subclass registers it under that
     name (`CONFIG_TYPES`), which is how a config file's `dataset_type:` finds it. A subclass whose type
     Datafast 0.0.36 named otherwise lists that name in `dataset_type_aliases`: it then finds the same class,
-    and a config given it reads `dataset_type` as the type's own name."""
+    and a config given it reads `dataset_type` as the type's own name.
+
+    `keep_reasoning=True` gives every record a `reasoning` field: the reasoning trace the provider returned
+    with the answer the record came from (None where it returned none; see `DatasetBase.reasoning_step` for
+    the types whose records come from several answers)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -188,6 +192,9 @@ class DatasetConfig(BaseModel):
     # Left out of the config's dump while unset, so that runs made before they existed keep their fingerprint.
     judge: JudgeConfig | None = Field(default=None, exclude_if=lambda judge: judge is None)
     validators: list[ValidatorConfig] = Field(default_factory=list, exclude_if=lambda validators: not validators)
+    # Records carry the reasoning trace of their answer (`reasoning`). Left out of the config's dump while off,
+    # so that the configs of runs made before it existed keep their fingerprint.
+    keep_reasoning: bool = Field(default=False, exclude_if=lambda keep: not keep)
 
     @field_validator("languages")
     @classmethod

@@ -5,14 +5,16 @@ The module keeps Datafast 0.0.36's names (`datafast.schema.data_rows`): its row 
 (`label_source`, `confidence_scores`, `metadata`, ...). A row can be built as 0.0.36 built it
 (`TextClassificationRow(text=..., label=...)`): the fields datafast adds have defaults, and a field 0.0.36 kept
 in `metadata` (a document's type and topic, a conversation's domain, topic and subtopic) is read from there
-when it is not given. `is_v0036_line` tells a line 0.0.36 wrote from one datafast wrote.
+when it is not given. `is_v0036_line` tells a line 0.0.36 wrote from one datafast wrote. The records of a
+run with `keep_reasoning` have one more field, `reasoning`, last: read them with `with_reasoning(RowModel)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Self
+from functools import lru_cache
+from typing import Any, Self, TypeVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import (
@@ -20,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    create_model,
     field_validator,
     model_serializer,
     model_validator,
@@ -151,6 +154,24 @@ class DatasetRow(BaseModel):
         if isinstance(data, Mapping) and any(data.get(name, "") is None for name in _NONE_IS_DEFAULT):
             return {k: v for k, v in data.items() if not (v is None and k in _NONE_IS_DEFAULT)}
         return data
+
+
+Row = TypeVar("Row", bound=DatasetRow)
+
+
+@lru_cache(maxsize=64)
+def with_reasoning(record_class: type[Row]) -> type[Row]:
+    """`record_class` with one more field, last: `reasoning`, the reasoning trace of the answer a record came
+    from (None where the provider returned none). The records of a run with `keep_reasoning` have it; those of
+    other runs do not have the key at all, so their files are as they were without it."""
+    model = create_model(
+        record_class.__name__,
+        __base__=record_class,
+        __module__=record_class.__module__,
+        __doc__=record_class.__doc__,
+        reasoning=(str | None, Field(default=None, description="the model's reasoning trace")),
+    )
+    return cast(type[Row], model)
 
 
 class TextClassificationRow(DatasetRow):

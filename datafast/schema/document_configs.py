@@ -240,6 +240,11 @@ class GenericPipelineDatasetConfig(SourceFields, DatasetConfig):
         for name in forward:
             if name in _RECORD_FIELDS:
                 raise ValueError(f"forward_columns has {name!r}, a field every record already has")
+        if self.keep_reasoning and "reasoning" in [*outputs, *forward]:
+            raise ValueError(
+                "keep_reasoning adds a 'reasoning' field to every record, and this config has a column of that "
+                "name; rename it"
+            )
         columns = set(self.input_columns)
         for i, template in enumerate(self.templates()):
             if not template.mandatory & columns:
