@@ -218,18 +218,23 @@ def wait_for_submit(server: LLMTestServer, proc: subprocess.Popen, timeout: floa
     raise AssertionError("no batch was submitted")
 
 
-@pytest.mark.parametrize("wire", ["openai", "anthropic"])
-def test_a_run_killed_after_submitting_sends_nothing_again(llm_server, tmp_path, wire):
-    llm_server.set_behavior(ServerBehavior(batch_delay_s=4.0))
-    out = tmp_path / "out.jsonl"
-    config = tmp_path / "config.yaml"
+def run_until_submitted(server: LLMTestServer, tmp_path: Path, wire: str, delay: float):
+    """`datafast generate` of a batch config started in a child process, once it has sent its batch (the
+    server answers it `delay` seconds later): its output, config, environment and process."""
+    server.set_behavior(ServerBehavior(batch_delay_s=delay))
+    out, config = tmp_path / "out.jsonl", tmp_path / "config.yaml"
     model = OPENAI_MODEL if wire == "openai" else ANTHROPIC_MODEL
     config.write_text(CONFIG.format(output=out, wire=wire, model=model))
-    base = {"openai": ("OPENAI_BASE_URL", llm_server.openai_base), "anthropic": ("ANTHROPIC_BASE_URL", llm_server.url)}
+    base = {"openai": ("OPENAI_BASE_URL", server.openai_base), "anthropic": ("ANTHROPIC_BASE_URL", server.url)}
     env = {base[wire][0]: base[wire][1], "OPENAI_API_KEY": KEY, "ANTHROPIC_API_KEY": KEY}
-
     proc = start(config, env)
-    wait_for_submit(llm_server, proc)
+    wait_for_submit(server, proc)
+    return out, config, env, proc
+
+
+@pytest.mark.parametrize("wire", ["openai", "anthropic"])
+def test_a_run_killed_after_submitting_sends_nothing_again(llm_server, tmp_path, wire):
+    out, config, env, proc = run_until_submitted(llm_server, tmp_path, wire, delay=4.0)
     proc.kill()
     proc.wait()
     assert submits(llm_server) == [4]
@@ -247,13 +252,7 @@ def test_a_run_killed_after_submitting_sends_nothing_again(llm_server, tmp_path,
 
 
 def test_ctrl_c_leaves_the_batches_and_says_so_and_cancel_batches_cancels_them(llm_server, tmp_path):
-    llm_server.set_behavior(ServerBehavior(batch_delay_s=60.0))
-    out = tmp_path / "out.jsonl"
-    config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(output=out, wire="openai", model=OPENAI_MODEL))
-    env = {"OPENAI_BASE_URL": llm_server.openai_base, "OPENAI_API_KEY": KEY}
-    proc = start(config, env)
-    wait_for_submit(llm_server, proc)
+    out, config, env, proc = run_until_submitted(llm_server, tmp_path, "openai", delay=60.0)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -335,13 +334,7 @@ def test_one_provider_in_batch_mode_and_another_online_in_one_run(llm_server, tm
 
 
 def test_a_batch_the_provider_no_longer_knows_is_sent_again_once(llm_server, tmp_path):
-    llm_server.set_behavior(ServerBehavior(batch_delay_s=4.0))
-    out = tmp_path / "out.jsonl"
-    config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(output=out, wire="openai", model=OPENAI_MODEL))
-    env = {"OPENAI_BASE_URL": llm_server.openai_base, "OPENAI_API_KEY": KEY}
-    proc = start(config, env)
-    wait_for_submit(llm_server, proc)
+    out, config, env, proc = run_until_submitted(llm_server, tmp_path, "openai", delay=4.0)
     proc.kill()
     proc.wait()
     with sqlite3.connect(out.parent / "out.datafast" / "store.sqlite") as db:  # as if deleted at the provider

@@ -116,17 +116,20 @@ class BatchBook:
             return OutputWriteError.about(self.path, OSError(str(exc)))
         return ConfigError(f"the run store {self.path} cannot be read ({exc}); move its folder away and run again")
 
-    def _commit(self, statements: list[tuple[str, tuple[object, ...]]]) -> None:
+    def _commit(self, statements: list[tuple[str, tuple[object, ...]]]) -> int | None:
+        """Run the statements in one transaction, durable when this returns; the last one's row id."""
         try:
             self._db.execute("BEGIN IMMEDIATE")
+            cursor = None
             for sql, params in statements:
-                self._db.execute(sql, params)
+                cursor = self._db.execute(sql, params)
             self._db.execute("COMMIT")
             self._db.execute("PRAGMA wal_checkpoint(FULL)")
         except sqlite3.Error as exc:
             if self._db.in_transaction:
                 self._db.execute("ROLLBACK")
             raise self._unusable(exc) from None
+        return cursor.lastrowid if cursor is not None else None
 
     def tag(self, batch_id: int) -> str:
         """The tag a batch is sent with (unique to this run store and batch)."""
@@ -137,21 +140,16 @@ class BatchBook:
     def sending(self, provider: str, api: str, endpoint: str, keys: list[str]) -> BatchRow:
         """Record a batch about to be sent."""
         now = time.time()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            cursor = self._db.execute(
-                "INSERT INTO batches (provider, api, endpoint, status, requests, keys, sent)"
-                " VALUES (?, ?, ?, 'sending', ?, ?, ?)",
-                (provider, api, endpoint, len(keys), json.dumps(keys), now),
-            )
-            self._db.execute("COMMIT")
-            self._db.execute("PRAGMA wal_checkpoint(FULL)")
-        except sqlite3.Error as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise self._unusable(exc) from None
-        assert cursor.lastrowid is not None
-        row_id = cursor.lastrowid
+        row_id = self._commit(
+            [
+                (
+                    "INSERT INTO batches (provider, api, endpoint, status, requests, keys, sent)"
+                    " VALUES (?, ?, ?, 'sending', ?, ?, ?)",
+                    (provider, api, endpoint, len(keys), json.dumps(keys), now),
+                )
+            ]
+        )
+        assert row_id is not None
         return BatchRow(row_id, provider, api, endpoint, None, "sending", None, len(keys), keys, now, None, None)
 
     def sent(self, batch_id: int, remote_id: str, provider_status: str) -> None:

@@ -151,22 +151,26 @@ async def list_batches(request: web.Request) -> web.Response:
     """``GET /v1/batches`` (newest first; ``limit`` and ``after`` as OpenAI pages them)."""
     store = _store(request)
     store.log("openai", "list")
-    batches = [b for b in reversed(store.batches.values()) if b.provider == "openai"]
-    after = request.query.get("after")
+    page = _page(request, "openai", "after", store.openai_batch)
+    return _json({"object": "list", **page})
+
+
+def _page(request: web.Request, provider: str, after_name: str, describe: Any) -> dict[str, Any]:
+    """One page of a provider's batches, newest first, as both APIs page them (``limit``, and the id
+    after which the page starts in the query parameter ``after_name``)."""
+    batches = [b for b in reversed(_store(request).batches.values()) if b.provider == provider]
+    after = request.query.get(after_name)
     if after:
         ids = [b.id for b in batches]
         batches = batches[ids.index(after) + 1 :] if after in ids else []
     limit = int(request.query.get("limit", "20"))
-    page = [store.openai_batch(b) for b in batches[:limit]]
-    return _json(
-        {
-            "object": "list",
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(batches) > limit,
-        }
-    )
+    page = [describe(b) for b in batches[:limit]]
+    return {
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(batches) > limit,
+    }
 
 
 # -- Anthropic ----------------------------------------------------------------------------------------------
@@ -197,21 +201,7 @@ async def list_message_batches(request: web.Request) -> web.Response:
     """``GET /v1/messages/batches`` (newest first; ``limit`` and ``after_id`` as Anthropic pages them)."""
     store = _store(request)
     store.log("anthropic", "list")
-    batches = [b for b in reversed(store.batches.values()) if b.provider == "anthropic"]
-    after = request.query.get("after_id")
-    if after:
-        ids = [b.id for b in batches]
-        batches = batches[ids.index(after) + 1 :] if after in ids else []
-    limit = int(request.query.get("limit", "20"))
-    page = [store.anthropic_batch(b, _base_url(request)) for b in batches[:limit]]
-    return _json(
-        {
-            "data": page,
-            "first_id": page[0]["id"] if page else None,
-            "last_id": page[-1]["id"] if page else None,
-            "has_more": len(batches) > limit,
-        }
-    )
+    return _json(_page(request, "anthropic", "after_id", lambda b: store.anthropic_batch(b, _base_url(request))))
 
 
 async def get_message_batch(request: web.Request) -> web.Response:
