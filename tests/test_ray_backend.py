@@ -115,6 +115,13 @@ def test_a_local_run_cut_short_is_finished_on_ray_without_paying_twice(ray_clust
     assert dataset.stats.resumed == len(answered)
     records = lines(output)
     assert len(records) == 24 and len({r["uuid"] for r in records}) == 24
+    # Split another way, the run moves its answers to the new shards and asks nothing again.
+    seen = len(llm_server.requests())
+    again = RawDataset(config).generate(llm, show_progress=False, backend=RayBackend(shards=2))
+    assert again.stats.resumed == 12 and len(llm_server.requests()) == seen
+    assert sorted(r["uuid"] for r in lines(output)) == sorted(r["uuid"] for r in records)
+    shards = sorted(p.name for p in (run_folder(output) / "shards").iterdir())
+    assert not [name for name in shards if "-of-03" in name] and "01-of-02.jsonl" in shards  # the old layout is gone
 
 
 def test_a_killed_worker_shard_is_run_again_and_resumes_every_record_once(ray_cluster, llm_server, tmp_path):

@@ -130,6 +130,10 @@ class RayRun:
     def _run(self, stop: threading.Event) -> RunStats:
         check_output_path(self.output)
         ray = import_ray()
+        for provider in self.providers:  # the shards' own logs stay in their workers
+            warning = provider.language_warning(list(self.dataset.config.languages))
+            if warning:
+                log.warning("%s: %s", provider.name, warning)
         started_ray = _connect(ray, self.backend.address)
         try:
             with RunLock(self.folder, self.output):
