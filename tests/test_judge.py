@@ -259,7 +259,7 @@ llms:
 
 
 def test_a_killed_run_resumes_without_judging_a_record_twice(llm_server, tmp_path):
-    llm_server.set_behavior(latency_s=0.05)
+    llm_server.set_behavior(latency_s=0.1)  # 72 requests, 2 at a time: a loaded machine still stops it part-way
     output = tmp_path / "out.jsonl"
     path = tmp_path / "c.yaml"
     path.write_text(CLI_CONFIG.format(output=output, base=llm_server.openai_base))
