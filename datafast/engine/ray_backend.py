@@ -341,13 +341,11 @@ def _connect(ray: Any, address: str | None) -> bool:
     """Connect to the cluster; True when this call started a local one (stopped again after the run)."""
     if ray.is_initialized():
         return False
-    ray.init(
-        address=address,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        configure_logging=True,
-    )
+    # Quiet: the shards' logs stay in their workers' files, and a cluster started here has no dashboard.
+    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR}
+    if address is None:
+        quiet["include_dashboard"] = False
+    ray.init(address=address, **quiet)
     return address is None
 
 
