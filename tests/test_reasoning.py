@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import sqlite3
 from pathlib import Path
@@ -401,3 +402,24 @@ def test_a_killed_cli_run_resumes_with_the_reasoning_it_was_sent(llm_server, tmp
     rows = read_jsonl(output)
     assert len(rows) == len({r["uuid"] for r in rows}) == 24
     assert all(r["reasoning"] and r["reasoning"] == sent[r["question"]] for r in rows)
+
+
+def test_a_ray_run_keeps_the_reasoning_a_local_run_keeps(llm_server, tmp_path):
+    ray = pytest.importorskip("ray")
+    from datafast.engine import RayBackend
+
+    llm_server.set_behavior(reasoning=True)
+    llm = OpenAICompatibleProvider("m", api_base=llm_server.openai_base, max_concurrency=4)
+    local = tmp_path / "local" / "mcq.jsonl"
+    MCQDataset(mcq_config(tmp_path, keep_reasoning=True, output_file=str(local))).generate(llm, show_progress=False)
+    llm_server.reset()  # the same answers again
+    on_ray = tmp_path / "ray" / "mcq.jsonl"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        MCQDataset(mcq_config(tmp_path, keep_reasoning=True, output_file=str(on_ray))).generate(
+            llm, show_progress=False, backend=RayBackend(shards=2), retry=FAST_RETRY
+        )
+    finally:
+        ray.shutdown()
+    rows = sorted(read_jsonl(on_ray), key=lambda row: row["uuid"])
+    assert rows == sorted(read_jsonl(local), key=lambda row: row["uuid"]) and all(row["reasoning"] for row in rows)
