@@ -22,7 +22,7 @@ from datafast.testing import key_hash
 
 PLANTED_KEY = "sk-planted-SECRET-0123456789abcdef"
 # The requests for French texts of the class 'negative', in the default prompt.
-NEGATIVE_FRENCH = "Class: 'negative': Text expressing negative emotions\nLanguage: French"
+NEGATIVE_FRENCH = "Class: 'negative': Text expressing negative emotions\n\nWrite 5 such texts in French"
 
 
 def read_jsonl(path):

@@ -67,7 +67,7 @@ def test_concept_page_call_works_as_written(all_env, tmp_path):
     assert len(log) == dataset.num_requests() == 3 + 6 + 6
     by_protocol = {p: [r for r in log if r.protocol == p] for p in ("openai", "anthropic", "gemini")}
     assert [len(v) for v in by_protocol.values()] == [3, 6, 6]
-    assert all("Number of questions: 2" in r.prompt_text for r in by_protocol["openai"])
+    assert all("Write 2 such questions" in r.prompt_text for r in by_protocol["openai"])
     # Each response request carries its question and its document; the rejected one asks for a weaker answer.
     for row in rows:
         assert any(row.question in r.prompt_text and row.input_document in r.prompt_text for r in by_protocol["gemini"])

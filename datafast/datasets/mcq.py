@@ -23,7 +23,7 @@ from datafast.sources import SourceRow, load_config_rows
 
 log = logging.getLogger("datafast")
 
-# Instructions first, then the document (shared by its questions' requests), the language and the question last,
+# Instructions first, then the document (shared by its questions' requests), the question and the language last,
 # so that requests share the longest prefix a provider's prompt cache can reuse.
 DISTRACTOR_PROMPT = (
     "Write three incorrect answers for the multiple-choice question at the end, which is about the source "
@@ -31,11 +31,11 @@ DISTRACTOR_PROMPT = (
     "who does not: the same kind of thing as the correct answer (a date for a date, a name for a name), of "
     "similar length and style, and ideally a common misconception or something the document mentions in "
     "another role. They must differ from the correct answer and from one another, and none may be 'all of the "
-    "above' or 'none of the above'. Write them in the language given below.\n\n"
+    "above' or 'none of the above'.\n\n"
     "Source document:\n<document>\n{document}\n</document>\n\n"
-    "Language: {language_name}\n\n"
     "The question about this document and its correct answer:\n"
-    "Question: {question}\nCorrect answer: {correct_answer}"
+    "Question: {question}\nCorrect answer: {correct_answer}\n\n"
+    "Write the three incorrect answers in {language_name}."
 )
 
 

@@ -25,43 +25,41 @@ from datafast.schema.judging import JudgeCriterion
 
 # Each step's instructions first, then the document, the language, and the question (and response) last: every
 # request of a step shares the instructions, and those of one document share it too, as a prefix that a
-# provider's prompt cache can reuse.
+# provider's prompt cache can reuse. (A small model answers best with the question in the last line.)
 EVOLUTION_PROMPT = (
     "Rewrite the question at the end into a harder version that still can be answered from the source "
     "document below: require reasoning over several of its facts, add a realistic constraint or a concrete "
     "scenario, or ask for a comparison or a justification. Keep it one clear, self-contained question that "
-    "never mentions 'the document'. Write it in the language given below, and give only the new question.\n\n"
+    "never mentions 'the document'. Give only the new question.\n\n"
     "Source document:\n<document>\n{document}\n</document>\n\n"
-    "Language: {language_name}\n\n"
+    "Write the harder question in {language_name}.\n\n"
     "Question: {question}"
 )
 CHOSEN_PROMPT = (
     "Answer the user's question at the end as an expert assistant would: correct, complete and well "
     "organised, explaining the why as well as the what, precise where the reference material below is precise "
-    "and honest where it is silent. Use that material to answer, but do not mention that you were given it. "
-    "Answer in the language given below.\n\n"
+    "and honest where it is silent. Use that material to answer, but do not mention that you were given it.\n\n"
     "Reference material:\n<document>\n{document}\n</document>\n\n"
-    "Language: {language_name}\n\n"
+    "Answer in {language_name}.\n\n"
     "Question: {question}"
 )
 REJECTED_PROMPT = (
     "Write a plausible but clearly weaker answer to the question at the end, of the kind a hurried or poorly "
     "informed assistant gives: vague or generic, missing key points, with a small factual slip or an "
     "unsupported claim, or not quite answering what was asked. It must read naturally: no caricature, and no "
-    "hint that it is deliberately worse. Write it in the language given below.\n\n"
+    "hint that it is deliberately worse.\n\n"
     "Reference material:\n<document>\n{document}\n</document>\n\n"
-    "Language: {language_name}\n\n"
+    "Write the weaker answer in {language_name}.\n\n"
     "Question: {question}"
 )
 JUDGE_PROMPT = (
     "Score the response at the end from 1 (useless or wrong) to 10 (excellent) for correctness against the "
     "reference material below, completeness, clarity and helpfulness to the person asking the question. Put "
-    "the score in 'score' and a short reason (one or two sentences, in the language given below) in "
-    "'assessment'.\n\n"
+    "the score in 'score' and a short reason (one or two sentences) in 'assessment'.\n\n"
     "Reference material:\n<document>\n{document}\n</document>\n\n"
-    "Language: {language_name}\n\n"
     "Question: {question}\n\n"
-    "Response to evaluate:\n<response>\n{response}\n</response>"
+    "Response to evaluate:\n<response>\n{response}\n</response>\n\n"
+    "Write the reason in {language_name}."
 )
 
 # Keyword of `generate` for each role, as in the original Datafast.

@@ -17,33 +17,31 @@ from datafast.schema.config import UltrachatDatasetConfig
 from datafast.schema.data_rows import ChatRow
 from datafast.schema.judging import JudgeCriterion
 
-# Each step's instructions first and what varies last (the subject, the language, the persona, then the
-# question or the conversation), so that requests share the longest prefix a provider's prompt cache can reuse.
+# Each step's instructions first and what varies last (the subject, the persona, the question or the
+# conversation, the language), so that requests share the longest prefix a provider's prompt cache can reuse.
 REFORMULATION_PROMPT = (
     "Rewrite the question at the end the way the person described below would actually type it to an AI "
-    "assistant, in the language given below. Keep what is asked and every concrete detail, but use that "
-    "person's words, worries and tone; add a sentence of personal context if it fits naturally. Give only the "
-    "rewritten message.\n\n"
-    "Language: {language_name}\n"
+    "assistant. Keep what is asked and every concrete detail, but use that person's words, worries and tone; "
+    "add a sentence of personal context if it fits naturally. Give only the rewritten message.\n\n"
     "The person: {persona}\n\n"
-    "Question: {question}"
+    "Question: {question}\n\n"
+    "Write the message in {language_name}."
 )
 ASSISTANT_PROMPT = (
     "You are a knowledgeable and careful assistant in the domain given below, talking with a user about the "
-    "subject given below. Reply to the user's latest message in the language given below. Be accurate and "
-    "directly useful: explain the reasoning, give concrete examples or steps where they help, say so when "
-    "something is uncertain, and match the length to what was asked. Put your reply in the 'answer' field."
-    "\n\n"
+    "subject given below. Reply to the user's latest message. Be accurate and directly useful: explain the "
+    "reasoning, give concrete examples or steps where they help, say so when something is uncertain, and "
+    "match the length to what was asked. Put your reply in the 'answer' field.\n\n"
     "Domain: {domain}\n"
-    "Subject: {subtopic} ({topic})\n"
-    "Language: {language_name}"
+    "Subject: {subtopic} ({topic})\n\n"
+    "Reply in {language_name}."
 )
 USER_SYSTEM_PROMPT = (
     "You play a human user, the person described below, chatting with an AI assistant about the subject given "
-    "below. Stay in character and write as this person would type, in the language given below.\n\n"
+    "below. Stay in character and write as this person would type.\n\n"
     "Subject: {subtopic} ({domain})\n"
-    "Language: {language_name}\n"
-    "You are: {persona}"
+    "You are: {persona}\n\n"
+    "Write in {language_name}."
 )
 FOLLOWUP_PROMPT = (
     "Write your next message to the assistant in the conversation below. Make it a natural follow-up: dig "

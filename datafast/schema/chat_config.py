@@ -37,13 +37,12 @@ class UltrachatDatasetConfig(DatasetConfig):
         "below. Write different questions that someone could open such a conversation with about the subtopic "
         "given below (part of the topic given below). Mix kinds of request: explanations, how-to help, "
         "comparisons, troubleshooting a concrete situation, asking for an opinion or a plan. Each question must "
-        "make sense on its own, be specific and answerable, and differ from the others in angle and difficulty. "
-        "Write them in the language given below.\n\n"
-        "Number of questions: {num_samples}\n"
+        "make sense on its own, be specific and answerable, and differ from the others in angle and difficulty."
+        "\n\n"
         "Domain: {domain}\n"
         "Topic: {topic}\n"
-        "Subtopic: {subtopic}\n"
-        "Language: {language_name}",
+        "Subtopic: {subtopic}\n\n"
+        "Write {num_samples} such questions in {language_name}.",
     )
     reformulation_placeholders: ClassVar[dict[str, str]] = {
         "question": "the opening question",

@@ -44,15 +44,14 @@ class ClassificationDatasetConfig(DatasetConfig):
         "language_code": "the language code, e.g. en",
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "label_name"})
-    # Instructions first, what varies last: every request of a run shares the instructions as a prefix, which a
-    # provider's prompt cache can reuse.
+    # Instructions first, what varies last (the request itself, with the count and language, closes it, as small
+    # models need): every request of a run shares the instructions as a prefix, which a provider's prompt cache
+    # can reuse.
     default_prompts: ClassVar[tuple[str, ...]] = (
         "Write varied, realistic texts that belong to the class described below. Vary their length, style, "
-        "register and point of view. Each text must stand on its own and must not mention the class name. "
-        "Write them in the language given below.\n\n"
-        "Number of texts: {num_samples}\n"
-        "Class: '{label_name}': {label_description}\n"
-        "Language: {language_name}",
+        "register and point of view. Each text must stand on its own and must not mention the class name.\n\n"
+        "Class: '{label_name}': {label_description}\n\n"
+        "Write {num_samples} such texts in {language_name}.",
     )
 
     dataset_type: Literal["text_classification"] = "text_classification"
@@ -84,12 +83,10 @@ class RawDatasetConfig(DatasetConfig):
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples", "document_type", "topic"})
     default_prompts: ClassVar[tuple[str, ...]] = (
         "Write distinct documents of the type given below, about the topic given below. Each must read like a "
-        "real document of that type, with its own angle, details and length. Write them in the language given "
-        "below.\n\n"
-        "Number of documents: {num_samples}\n"
+        "real document of that type, with its own angle, details and length.\n\n"
         "Document type: {document_type}\n"
-        "Topic: {topic}\n"
-        "Language: {language_name}",
+        "Topic: {topic}\n\n"
+        "Write {num_samples} such documents in {language_name}.",
     )
 
     dataset_type_aliases: ClassVar[tuple[str, ...]] = ("text",)

@@ -34,30 +34,26 @@ class MCQDatasetConfig(SourceFields, DatasetConfig):
         **LANGUAGE_PLACEHOLDERS,
     }
     required_placeholders: ClassVar[frozenset[str]] = frozenset({"num_samples"})
-    # Instructions first, then the document (shared by its languages' requests), then the language: every
-    # request shares the instructions as a prefix, which a provider's prompt cache can reuse.
+    # Instructions first, then the document (shared by its languages' requests), and the request with its count and
+    # language last: every request shares the instructions as a prefix, which a provider's prompt cache can reuse.
     default_prompts: ClassVar[tuple[str, ...]] = (
         "Write multiple-choice exam questions that test understanding of the source document below, each with "
         "its one correct answer. Cover different facts, causes, consequences and details rather than the same "
         "point twice, and prefer questions that need the document's content over trivia anyone could guess. "
         "Every question must be answerable on its own, without seeing the document (never write 'the document', "
-        "'the text' or 'according to'). Keep each correct answer short: a word, a number or a brief phrase. "
-        "Write the questions and answers in the language given after the document.\n\n"
-        "Number of questions: {num_samples}\n\n"
+        "'the text' or 'according to'). Keep each correct answer short: a word, a number or a brief phrase.\n\n"
         "Source document:\n<document>\n{document}\n</document>\n\n"
-        "Language: {language_name}",
+        "Write {num_samples} such questions, with their correct answers, in {language_name}.",
     )
     context_prompts: ClassVar[tuple[str, ...]] = (
         "Write multiple-choice exam questions that test understanding of the source document below, each with "
         "its one correct answer. Use the document's context (given before it) so that each question names what "
         "it is about and makes sense on its own, without seeing the document (never write 'the document', 'the "
         "text' or 'according to'). Cover different facts, causes and details rather than the same point twice. "
-        "Keep each correct answer short: a word, a number or a brief phrase. Write the questions and answers in "
-        "the language given after the document.\n\n"
-        "Number of questions: {num_samples}\n\n"
+        "Keep each correct answer short: a word, a number or a brief phrase.\n\n"
         "Context: {context}\n\n"
         "Source document from that context:\n<document>\n{document}\n</document>\n\n"
-        "Language: {language_name}",
+        "Write {num_samples} such questions, with their correct answers, in {language_name}.",
     )
     distractor_placeholders: ClassVar[dict[str, str]] = {
         "question": "the question",

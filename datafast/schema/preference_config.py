@@ -33,11 +33,9 @@ class PreferenceDatasetConfig(DatasetConfig):
         "Write different questions or instructions that a user could ask an AI assistant and that the document "
         "below answers. Vary them: facts to look up, explanations of why or how, a summary of one part, applying "
         "what it says to a concrete case. Each must be understandable without seeing the document (never write "
-        "'the document' or 'the text'), and no two may ask the same thing. Write them in the language given "
-        "after the document.\n\n"
-        "Number of questions: {num_samples}\n\n"
+        "'the document' or 'the text'), and no two may ask the same thing.\n\n"
         "Document:\n<document>\n{document}\n</document>\n\n"
-        "Language: {language_name}",
+        "Write {num_samples} such questions or instructions in {language_name}.",
     )
     response_placeholders: ClassVar[dict[str, str]] = {
         "question": "the question to answer",
