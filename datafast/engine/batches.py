@@ -251,7 +251,7 @@ class BatchCollector:
                 return
             waiters = {key: queue.waiters.pop(key) for key in keys}
             bodies = [(key, queue.bodies.pop(key)) for key in keys]
-            queue.size -= size
+            queue.size -= sum(queue.api.line_size(key, data) for key, data in bodies)
             row = self.book.sending(queue.provider, queue.api.kind, queue.api.route.url, keys)
             row_id = row.id
             estimate = self._estimate(queue.api, list(waiters.values()))
