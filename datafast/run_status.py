@@ -57,8 +57,10 @@ def _locate(run: str) -> tuple[Path, list[LLMProvider]]:
         config, specs = load_dataset_config(path)
         return Path(config.output_file), providers_from_specs(specs, str(path), require_keys=False)
     if path.name.endswith(".datafast") and path.is_dir():
-        candidates = [p for p in path.parent.glob(path.name.removesuffix(".datafast") + ".*") if p.is_file()]
-        return (candidates[0] if candidates else path.with_suffix(".jsonl")), []
+        stem = path.name.removesuffix(".datafast")
+        candidates = [p for p in path.parent.glob(stem + ".*") if p.is_file() and not p.name.endswith(".dropped.jsonl")]
+        jsonl = path.with_name(stem + ".jsonl")
+        return (jsonl if jsonl.exists() or not candidates else candidates[0]), []
     return path, []
 
 
