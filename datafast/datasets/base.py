@@ -68,7 +68,6 @@ class DatasetBase(ABC):
     judge_fields: ClassVar[tuple[str, ...] | None] = None
     judge_sees_request: ClassVar[bool] = False
 
-
     def __init__(self, config: DatasetConfig) -> None:
         if not isinstance(config, self.config_class):
             raise ConfigError(

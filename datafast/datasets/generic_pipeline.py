@@ -83,7 +83,6 @@ class GenericPipelineDataset(DatasetBase):
     )
     judge_sees_request: ClassVar[bool] = True  # whether an output is right depends on what was asked
 
-
     def __init__(self, config: GenericPipelineDatasetConfig) -> None:
         super().__init__(config)
         self.record_class = record_model(config)  # type: ignore[misc]

@@ -142,7 +142,6 @@ class DatasetRow(BaseModel):
                 data[name] = value
         return data
 
-
     @field_validator("uuid", mode="before")
     @classmethod
     def _uuid_as_text(cls, value: Any) -> Any:
