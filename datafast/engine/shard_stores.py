@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from datafast.engine.shards import shard_stores
-from datafast.engine.store import RunStore
+from datafast.engine.store import RunStore, totals_of
 
 
 @contextlib.contextmanager
@@ -141,19 +141,6 @@ def whole_run_totals(main: Path) -> dict[str, Any]:
                 )
             finally:
                 db.execute("DETACH DATABASE shard")
-        row = db.execute(
-            "SELECT SUM(status = 'done'), SUM(status = 'failed'), COALESCE(SUM(prompt_tokens), 0),"
-            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached_tokens), 0),"
-            " COALESCE(SUM(cache_write_tokens), 0) FROM temp.latest"
-        ).fetchone()
+        return totals_of(db, "temp.latest")
     finally:
         db.close()
-    return {
-        "done": row[0] or 0,
-        "failed": row[1] or 0,
-        "prompt_tokens": row[2],
-        "completion_tokens": row[3],
-        "cached_tokens": row[5],
-        "cache_write_tokens": row[6],
-        "cost_usd": row[4],
-    }

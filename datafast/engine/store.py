@@ -369,17 +369,22 @@ class RunStore:
 
     def totals(self) -> dict[str, Any]:
         """Counts, tokens and cost over the whole run, across every session that worked on it."""
-        row = self._db.execute(
-            "SELECT SUM(status = 'done'), SUM(status = 'failed'), COALESCE(SUM(prompt_tokens), 0),"
-            " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached_tokens), 0),"
-            " COALESCE(SUM(cache_write_tokens), 0) FROM items"
-        ).fetchone()
-        return {
-            "done": row[0] or 0,
-            "failed": row[1] or 0,
-            "prompt_tokens": row[2],
-            "completion_tokens": row[3],
-            "cached_tokens": row[5],
-            "cache_write_tokens": row[6],
-            "cost_usd": row[4],
-        }
+        return totals_of(self._db, "items")
+
+
+def totals_of(db: sqlite3.Connection, table: str) -> dict[str, Any]:
+    """Counts, tokens and cost summed over a table of items (the store's, or a merged view of several)."""
+    row = db.execute(
+        "SELECT SUM(status = 'done'), SUM(status = 'failed'), COALESCE(SUM(prompt_tokens), 0),"
+        " COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(cached_tokens), 0),"
+        f" COALESCE(SUM(cache_write_tokens), 0) FROM {table}"
+    ).fetchone()
+    return {
+        "done": row[0] or 0,
+        "failed": row[1] or 0,
+        "prompt_tokens": row[2],
+        "completion_tokens": row[3],
+        "cached_tokens": row[5],
+        "cache_write_tokens": row[6],
+        "cost_usd": row[4],
+    }
