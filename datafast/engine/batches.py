@@ -26,7 +26,7 @@ from datafast.engine.ledger import RunStats
 from datafast.engine.progress import plural
 from datafast.engine.work import CHARS_PER_TOKEN, WorkItem, prompt_chars
 from datafast.llms.base import LLMProvider, Messages
-from datafast.llms.batch_api import BATCH_APIS, BatchAPI, BatchState
+from datafast.llms.batch_api import BATCH_APIS, BatchAPI
 from datafast.llms.completion import Completion
 from datafast.llms.failures import CallFailure, FailureKind
 from datafast.llms.wire import Route
@@ -81,7 +81,6 @@ class _Sent:
     row: BatchRow
     api: BatchAPI | None
     waiters: dict[str, _Waiter] = field(default_factory=dict)
-    state: BatchState | None = None
     estimate: float = 0.0
 
 
@@ -255,7 +254,7 @@ class BatchCollector:
             row = self.book.sending(queue.provider, queue.api.kind, queue.api.route.url, keys)
             row_id = row.id
             estimate = self._estimate(queue.api, list(waiters.values()))
-            self._sent[row_id] = _Sent(row, queue.api, waiters, None, estimate)
+            self._sent[row_id] = _Sent(row, queue.api, waiters, estimate)
             for key in keys:
                 self._latest[key] = row
             try:
@@ -272,7 +271,6 @@ class BatchCollector:
                 continue
             self.book.sent(row_id, state.remote_id, state.status)
             row.status, row.remote_id, row.provider_status = "running", state.remote_id, state.status
-            self._sent[row_id].state = state
 
     def _affordable(self, queue: _Queue, keys: list[str]) -> list[str]:
         """The requests a batch may hold within max_cost: what was spent, plus what the open batches are
@@ -356,7 +354,6 @@ class BatchCollector:
         except CallFailure as failure:
             self._unreadable(sent, failure, "poll")
             return
-        sent.state = state
         if not state.ended:
             if state.status != sent.row.provider_status:
                 self.book.polled(sent.row.id, state.status, state.counts)
